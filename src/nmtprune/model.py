@@ -1,0 +1,133 @@
+"""The encoder-decoder, its initialisation schemes and its weight classes."""
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+from .batching import Batch
+from .config import ModelConfig
+from .decoder import Decoder, Memory, State
+from .encoder import Encoder
+from .errors import choose
+from .loss import softmax_xent
+from .vocab import PAD
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg.src_vocab, cfg.emb_dim, cfg.enc_hidden, cfg.enc_layers,
+                               cfg.bidirectional, cfg.dropout)
+        self.decoder = Decoder(cfg.tgt_vocab, cfg.emb_dim, cfg.dec_hidden, cfg.dec_layers, cfg.enc_hidden,
+                               cfg.attention, cfg.input_feed, cfg.dropout)
+        # The decoder starts from the encoder's final states when the stacks line up (Luong).
+        self.bridge = cfg.enc_layers == cfg.dec_layers and cfg.enc_hidden == cfg.dec_hidden
+
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> tuple[Memory, State]:
+        """src: (B, S), src_len: (B,) -> attention memory and the decoder's initial state."""
+        values, (h, c) = self.encoder(src, src_len)
+        mask = src != PAD
+        memory = Memory(values, self.decoder.attention.keys(values), mask)
+        B, H = src.size(0), self.cfg.dec_hidden
+        if self.bridge:
+            hs, cs = list(h.unbind(0)), list(c.unbind(0))
+        else:
+            zero = values.new_zeros(B, H)
+            hs, cs = [zero] * self.cfg.dec_layers, [zero] * self.cfg.dec_layers
+        return memory, State(hs, cs, values.new_zeros(B, H))
+
+    def forward(self, batch: Batch, return_align: bool = False):
+        """Teacher-forced logits (B, T, V) for ``batch`` (and alignments (B, T, S) if asked)."""
+        memory, state = self.encode(batch.src, batch.src_len)
+        h, align = self.decoder.states(batch.tgt_in, state, memory)
+        logits = self.decoder.out(h)
+        return (logits, align) if return_align else logits
+
+    def loss(self, batch: Batch, label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed training loss and summed token NLL over the non-pad targets of ``batch``.
+
+        The softmax layer runs only on real target positions (padding skipped).
+        """
+        memory, state = self.encode(batch.src, batch.src_len)
+        h, _ = self.decoder.states(batch.tgt_in, state, memory)
+        keep = batch.tgt_out != PAD
+        return softmax_xent(self.decoder.out(h[keep]), batch.tgt_out[keep], label_smoothing)
+
+
+def build_model(cfg: ModelConfig, seed: int | None = None) -> Seq2Seq:
+    """Construct and initialise a model (``cfg.init``); ``seed`` makes it reproducible."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    model = Seq2Seq(cfg)
+    initialize(model, cfg.init, cfg.init_range)
+    return model
+
+
+def _fill(p: torch.Tensor, scheme: str, rng: float) -> None:
+    if scheme == "uniform" or p.dim() < 2:
+        if scheme == "uniform":
+            nn.init.uniform_(p, -rng, rng)
+        else:
+            nn.init.zeros_(p)
+    elif scheme == "xavier_uniform":
+        nn.init.xavier_uniform_(p)
+    elif scheme == "xavier_normal":
+        nn.init.xavier_normal_(p)
+    elif scheme == "kaiming_uniform":
+        nn.init.kaiming_uniform_(p, nonlinearity="relu")
+    elif scheme == "kaiming_normal":
+        nn.init.kaiming_normal_(p, nonlinearity="relu")
+
+
+@torch.no_grad()
+def initialize(model: nn.Module, scheme: str, init_range: float = 0.1) -> None:
+    """Re-initialise every parameter in place.
+
+    ``uniform``: U(-r, r) everywhere (Luong et al.). ``xavier_*``/``kaiming_*``:
+    matrices by that rule (fan_in = input columns), biases zero. ``default``:
+    each module's own ``reset_parameters`` (PyTorch defaults).
+    """
+    choose("init", scheme, ("uniform", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+                            "kaiming_normal", "default"))
+    if scheme == "default":
+        for m in model.modules():
+            if m is not model and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+        return
+    for p in model.parameters():
+        _fill(p, scheme, init_range)
+
+
+_CLASS_RULES = [
+    (re.compile(r"^encoder\.embed\."), lambda m: "src_embed"),
+    (re.compile(r"^decoder\.embed\."), lambda m: "tgt_embed"),
+    (re.compile(r"^encoder\.lstm\.\w+_l(\d+)(_reverse)?$"), lambda m: f"enc_layer{m.group(1)}"),
+    (re.compile(r"^decoder\.layers\.(\d+)\."), lambda m: f"dec_layer{m.group(1)}"),
+    (re.compile(r"^decoder\.(attention|attn_out)\."), lambda m: "attention"),
+    (re.compile(r"^decoder\.out\."), lambda m: "softmax"),
+]
+
+
+def weight_class(name: str) -> str:
+    """See et al.'s weight class of a full parameter name."""
+    for pattern, cls in _CLASS_RULES:
+        m = pattern.match(name)
+        if m:
+            return cls(m)
+    raise KeyError(f"parameter {name!r} belongs to no weight class")
+
+
+def weight_classes(model: nn.Module) -> dict[str, list[str]]:
+    """``{class: [full parameter names]}``; every parameter is in exactly one class."""
+    out: dict[str, list[str]] = {}
+    for name, _ in model.named_parameters():
+        out.setdefault(weight_class(name), []).append(name)
+    return out
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,175 @@
+"""The training loop shared by ``train``, ``retrain`` and sparse training.
+
+One straight loop: token-budget batches (order fixed by seed + epoch), Adam or
+SGD, gradient clipping, optional fixed masks, validation perplexity after each
+epoch, best checkpoint kept, lr decay on plateau, early stopping, a wall-clock
+budget. ``state.pt`` (weights, optimizer, RNG, position in the epoch) is
+written atomically after every epoch (and every ``save_every`` steps), so a
+killed run resumes exactly where it stopped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .batching import collate, make_batches
+from .checkpoint import MODEL_FILE, masks_path, save_checkpoint
+from .config import TrainConfig
+from .data import Corpus
+from .errors import NmtpruneError
+from .fileio import atomic_path, atomic_write
+from .masks import Masks, apply_masks, mask_grads, save_masks
+from .metrics import perplexity
+from .model import Seq2Seq
+
+STATE_FILE = "state.pt"
+LOG_COLUMNS = ["epoch", "steps", "train_loss", "valid_ppl", "lr", "tgt_tok_per_s", "elapsed_s"]
+
+
+def make_optimizer(model: Seq2Seq, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr)
+
+
+def _save_state(rundir: Path, model, opt, progress: dict) -> None:
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+             "torch_rng": torch.get_rng_state(), "progress": progress}
+    with atomic_path(rundir / STATE_FILE) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(rundir: Path) -> dict | None:
+    p = rundir / STATE_FILE
+    if not p.is_file():
+        return None
+    try:
+        return torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as e:  # a torn file cannot happen (atomic writes) but a foreign one can
+        raise NmtpruneError(f"{p}: cannot read training state ({e})") from None
+
+
+def _write_log(rundir: Path, history: list[dict]) -> None:
+    lines = [",".join(LOG_COLUMNS)]
+    lines += [",".join(str(h.get(c, "")) for c in LOG_COLUMNS) for h in history]
+    atomic_write(rundir / "log.csv", "\n".join(lines) + "\n")
+
+
+def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: Path,
+        tokenizers: dict[str, str], prep: str | None, masks: Masks | None = None,
+        device: str | torch.device = "cpu", resume: dict | None = None, info: dict | None = None,
+        progress: bool = True, log=print) -> dict:
+    """Train ``model`` in place; write checkpoints and logs into ``rundir``.
+
+    Args:
+        masks: fixed masks; pruned weights stay exactly zero through every step.
+        resume: a state loaded by :func:`load_state` to continue from.
+        info: extra metadata stored in every checkpoint.
+    Returns:
+        A summary: best validation perplexity, epochs, steps, wall time, why it stopped.
+    """
+    model.to(device)
+    opt = make_optimizer(model, cfg)
+    if masks is not None:
+        masks = {k: v.to(device) for k, v in masks.items()}
+        apply_masks(model, masks)
+        save_masks(masks_path(rundir / MODEL_FILE), masks)
+    prog = {"epoch": 1, "batch": 0, "steps": 0, "best_ppl": math.inf, "bad_epochs": 0, "lr": cfg.lr,
+            "elapsed": 0.0, "history": [], "nan_skipped": 0, "stopped": None}
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        torch.set_rng_state(resume["torch_rng"])
+        prog.update(resume["progress"])
+        log(f"resuming at epoch {prog['epoch']}, batch {prog['batch']} ({prog['steps']} steps done)")
+    else:
+        torch.manual_seed(cfg.seed)
+    for g in opt.param_groups:
+        g["lr"] = prog["lr"]
+    info = dict(info or {})
+    start = time.time() - prog["elapsed"]
+    budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
+
+    def checkpoint_state():
+        prog["elapsed"] = time.time() - start
+        _save_state(rundir, model, opt, prog)
+
+    while prog["stopped"] is None and prog["epoch"] <= cfg.epochs:
+        epoch = prog["epoch"]
+        batches = make_batches(train, cfg.batch_tokens, shuffle=True, seed=cfg.seed + epoch)
+        model.train()
+        loss_sum, tok_sum, t_epoch = 0.0, 0, time.time()
+        bar = tqdm(total=len(batches), initial=prog["batch"], desc=f"epoch {epoch}", unit="batch",
+                   disable=not progress, leave=False, mininterval=2.0)
+        while prog["batch"] < len(batches):
+            batch = collate(train, batches[prog["batch"]]).to(device)
+            loss, _ = model.loss(batch, cfg.label_smoothing)
+            n_tok = batch.n_tokens
+            opt.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                if cfg.nan_policy == "stop":
+                    raise NmtpruneError(f"non-finite loss at epoch {epoch}, batch {prog['batch']}; "
+                                        f"stopped, last good checkpoint kept in {rundir}")
+                prog["nan_skipped"] += 1
+            else:
+                (loss / n_tok).backward()
+                if masks is not None:
+                    mask_grads(model, masks)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                opt.step()
+                if masks is not None:
+                    apply_masks(model, masks)
+                loss_sum += float(loss.detach())
+                tok_sum += n_tok
+            prog["batch"] += 1
+            prog["steps"] += 1
+            bar.update(1)
+            if tok_sum:
+                bar.set_postfix(loss=f"{loss_sum / tok_sum:.3f}",
+                                tok_s=f"{tok_sum / (time.time() - t_epoch):.0f}", refresh=False)
+            if cfg.save_every and prog["steps"] % cfg.save_every == 0:
+                checkpoint_state()
+            if time.time() - start > budget:
+                prog["stopped"] = "time"
+                break
+        bar.close()
+        train_loss = loss_sum / max(tok_sum, 1)
+        tok_s = tok_sum / max(time.time() - t_epoch, 1e-9)
+        ppl = perplexity(model, valid, cfg.valid_batch_tokens, device)
+        entry = {"epoch": epoch, "steps": prog["steps"], "train_loss": round(train_loss, 4),
+                 "valid_ppl": round(ppl, 3), "lr": prog["lr"], "tgt_tok_per_s": round(tok_s),
+                 "elapsed_s": round(time.time() - start, 1)}
+        prog["history"].append(entry)
+        log(f"epoch {epoch}: train loss {train_loss:.3f}, valid ppl {ppl:.2f}, lr {prog['lr']:.2g}, "
+            f"{tok_s:.0f} tgt tok/s")
+        if ppl < prog["best_ppl"]:
+            prog["best_ppl"], prog["bad_epochs"] = ppl, 0
+            save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep,
+                            {**info, "epoch": epoch, "steps": prog["steps"], "valid_ppl": ppl})
+        else:
+            prog["bad_epochs"] += 1
+        if cfg.optimizer == "sgd" and epoch >= cfg.sgd_decay_start:
+            prog["lr"] *= cfg.lr_decay
+        elif cfg.optimizer == "adam" and prog["bad_epochs"] > cfg.patience:
+            prog["lr"] = max(prog["lr"] * cfg.lr_decay, cfg.min_lr)
+        for g in opt.param_groups:
+            g["lr"] = prog["lr"]
+        if prog["stopped"] is None and cfg.early_stop and prog["bad_epochs"] >= cfg.early_stop:
+            prog["stopped"] = "early_stop"
+        prog["epoch"] += 1
+        prog["batch"] = 0
+        _write_log(rundir, prog["history"])
+        checkpoint_state()
+    if prog["stopped"] is None:
+        prog["stopped"] = "epochs"
+        checkpoint_state()
+    if not (rundir / MODEL_FILE).is_file():  # zero epochs: still leave a usable checkpoint
+        save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep, {**info, "epoch": 0})
+    return {"best_valid_ppl": prog["best_ppl"], "epochs": len(prog["history"]), "steps": prog["steps"],
+            "wall_s": round(prog["elapsed"], 1), "stopped": prog["stopped"],
+            "nan_skipped": prog["nan_skipped"], "config": dataclasses.asdict(cfg)}
