@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install nmtprune (editable) with its test extras. Torch is installed first only
+# when missing: 2.13.0 is the CPU build this project is developed on; on a CUDA
+# machine install your own torch (>= 2.1) before running this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import torch" 2>/dev/null; then
+  "$PY" -m pip install -q "torch==2.13.0"
+fi
+"$PY" -m pip install -q -e ".[test]"

@@ -1,0 +1,63 @@
+"""Shared fixtures: small slices of the real Multi30k data and a tiny prepared corpus."""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+import torch
+
+from nmtprune.api import prepare
+from nmtprune.config import ModelConfig
+from nmtprune.data import Prepared
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "multi30k"
+
+# Keep tests on one thread: predictable timings on 2 cores, no oversubscription.
+torch.set_num_threads(1)
+
+
+def _head(path: Path, n: int) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [next(f) for _ in range(n)]
+
+
+@pytest.fixture(scope="session")
+def raw_dir(tmp_path_factory) -> Path:
+    """A Multi30k-layout directory with the first lines of the real splits (train as .gz)."""
+    if not DATA.is_dir():
+        pytest.skip(f"real data not found at {DATA}")
+    d = tmp_path_factory.mktemp("raw")
+    for split, n, gz in (("train", 3000, True), ("val", 120, False), ("test_2016_flickr", 100, False)):
+        for lang in ("de", "en"):
+            lines = _head(DATA / f"{split}.{lang}.gz", n)
+            if gz:
+                with gzip.open(d / f"{split}.{lang}.gz", "wt", encoding="utf-8") as f:
+                    f.writelines(lines)
+            else:
+                (d / f"{split}.{lang}").write_text("".join(lines), encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="session")
+def prep_dir(raw_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prep")
+    prepare(out, raw_dir, "de", "en", vocab_size=600, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def prepared(prep_dir) -> Prepared:
+    return Prepared(prep_dir)
+
+
+def tiny_config(prepared: Prepared | None = None, **kw) -> ModelConfig:
+    vs = prepared.meta["vocab_sizes"] if prepared is not None else {"src": 50, "tgt": 60}
+    base = dict(src_vocab=vs["src"], tgt_vocab=vs["tgt"], emb_dim=16, enc_hidden=24, enc_layers=2,
+                dec_hidden=24, dec_layers=2, dropout=0.1)
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+TINY_TRAIN = {"epochs": 1, "batch_tokens": 1500, "lr": 3e-3, "max_minutes": 0.0}
+TINY_MODEL = {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 24, "enc_layers": 1, "dec_layers": 1}

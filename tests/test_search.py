@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from nmtprune.batching import pad_sources
+from nmtprune.model import build_model
+from nmtprune.search import beam_search, greedy_search
+from nmtprune.translate import translate_ids
+
+from conftest import tiny_config
+
+
+def _sources(n=12, seed=0, vocab=50):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(4, vocab, (int(torch.randint(1, 9, (1,), generator=g)),), generator=g).tolist()
+            for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = build_model(tiny_config(), seed=11).eval()
+    # Sharpen the output so hypotheses end with EOS at varied lengths.
+    with torch.no_grad():
+        m.decoder.out.weight.mul_(8)
+    return m
+
+
+def test_beam_one_equals_greedy(model):
+    src, lens = pad_sources(_sources())
+    assert beam_search(model, src, lens, beam=1) == greedy_search(model, src, lens)
+
+
+def test_batched_beam_equals_one_by_one(model):
+    sources = _sources(8, seed=2)
+    batched = translate_ids(model, sources, beam=4, batch_size=8)
+    single = translate_ids(model, sources, beam=4, batch_size=1)
+    assert batched == single
+
+
+def test_beam_scores_at_least_greedy(model):
+    """Beam search (no length normalisation) finds a hypothesis at least as probable as greedy."""
+    from nmtprune.batching import Batch
+    from nmtprune.vocab import BOS, EOS
+
+    def logprob(src, hyp):
+        s, l = pad_sources([src])
+        tgt = torch.tensor([hyp + [EOS]])
+        tin = torch.cat([torch.tensor([[BOS]]), tgt[:, :-1]], 1)
+        lp = torch.log_softmax(model(Batch(s, l, tin, tgt, torch.zeros(1))), -1)[0]
+        return sum(lp[t, y].item() for t, y in enumerate(tgt[0].tolist()))
+
+    for src in _sources(6, seed=4):
+        s, l = pad_sources([src])
+        g = greedy_search(model, s, l, max_len_a=4, max_len_b=40)[0]
+        b = beam_search(model, s, l, beam=5, alpha=0.0, max_len_a=4, max_len_b=40)[0]
+        assert logprob(src, b) >= logprob(src, g) - 1e-4
+
+
+def test_output_length_is_bounded():
+    """A degenerate model that never emits EOS stops at a*len + b tokens."""
+    m = build_model(tiny_config(), seed=0).eval()
+    with torch.no_grad():
+        m.decoder.out.weight.zero_()
+        m.decoder.out.bias.zero_()
+        m.decoder.out.bias[7] = 10.0        # always token 7, never EOS
+    src, lens = pad_sources([[5, 6, 7], [5]])
+    for beam in (1, 3):
+        out = beam_search(m, src, lens, beam=beam, max_len_a=2.0, max_len_b=3)
+        assert [len(h) for h in out] == [9, 5]

@@ -1,0 +1,116 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nmtprune.api import evaluate, train, translate
+from nmtprune.checkpoint import load_checkpoint
+from nmtprune.errors import NmtpruneError
+
+from conftest import TINY_MODEL, TINY_TRAIN
+
+
+@pytest.fixture(scope="module")
+def run_dir(prep_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    summary = train(prep_dir, out, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 2}, progress=False,
+                    log=lambda m: None)
+    assert summary["epochs"] == 2
+    return out
+
+
+def test_training_learns_and_logs(run_dir):
+    lines = (run_dir / "log.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,steps,train_loss,valid_ppl")
+    ppl = [float(l.split(",")[3]) for l in lines[1:]]
+    assert len(ppl) == 2 and ppl[1] < ppl[0] < 600   # better than uniform over the vocabulary
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(run_dir, tmp_path):
+    ck = load_checkpoint(run_dir)
+    lines = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee."]
+    first = translate(ck, lines, beam=3)
+    again = translate(str(run_dir / "model.safetensors"), lines, beam=3)
+    assert first == again
+    state = load_file(str(run_dir / "model.safetensors"))
+    assert all(torch.equal(state[k], v) for k, v in ck.model.state_dict().items())
+
+
+def test_evaluate_writes_hypotheses(run_dir, tmp_path):
+    r = evaluate(run_dir, "test_2016_flickr", beam=2, out_dir=str(tmp_path))
+    assert r["sentences"] == 100 and 0 <= r["bleu"] <= 100 and r["ppl"] > 1
+    assert r["signature"].startswith("nrefs:1|")
+    hyps = open(r["hypotheses"]).read().splitlines()
+    assert len(hyps) == 100
+
+
+def test_evaluate_on_raw_data_dir_matches_prepared(run_dir, raw_dir, tmp_path):
+    a = evaluate(run_dir, "test_2016_flickr", beam=1, out_dir=str(tmp_path / "a"))
+    b = evaluate(run_dir, "test_2016_flickr", data=str(raw_dir), beam=1, out_dir=str(tmp_path / "b"))
+    assert (a["bleu"], a["ppl"]) == (b["bleu"], b["ppl"])
+
+
+def test_existing_run_is_not_overwritten(run_dir, prep_dir):
+    before = (run_dir / "model.safetensors").read_bytes()
+    with pytest.raises(NmtpruneError, match="already holds a run; use --resume"):
+        train(prep_dir, run_dir, "tiny", TINY_MODEL, TINY_TRAIN, progress=False)
+    with pytest.raises(NmtpruneError, match="--resume: train.lr is 0.5"):
+        train(prep_dir, run_dir, "tiny", TINY_MODEL, {**TINY_TRAIN, "lr": 0.5}, resume=True, progress=False)
+    assert (run_dir / "model.safetensors").read_bytes() == before
+
+
+def test_nan_loss_stops_with_last_good_checkpoint(prep_dir, tmp_path, monkeypatch):
+    from nmtprune.model import Seq2Seq
+    from nmtprune.batching import make_batches
+    from nmtprune.data import Prepared
+    first_epoch = len(make_batches(Prepared(prep_dir).load("train"), TINY_TRAIN["batch_tokens"], True, 1235))
+    calls = {"n": 0}
+    real = Seq2Seq.loss
+
+    def poisoned(self, batch, label_smoothing=0.0):
+        loss, nll = real(self, batch, label_smoothing)
+        calls["n"] += 1
+        return (loss * float("nan"), nll) if self.training and calls["n"] > first_epoch + 2 else (loss, nll)
+
+    monkeypatch.setattr(Seq2Seq, "loss", poisoned)
+    out = tmp_path / "nan"
+    with pytest.raises(NmtpruneError, match="non-finite loss at epoch 2, batch"):
+        train(prep_dir, out, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 3}, progress=False, log=lambda m: None)
+    good = load_checkpoint(out)           # epoch 1's checkpoint is intact and loads
+    assert good.info["epoch"] == 1
+    assert all(torch.isfinite(p).all() for p in good.model.parameters())
+
+
+def _train_cmd(prep_dir, out, extra=()):
+    model = [f"--model={k}={v}" for k, v in TINY_MODEL.items()]
+    return [sys.executable, "-m", "nmtprune", "train", str(prep_dir), "--preset", "tiny", "--out", str(out),
+            "--epochs", "2", "--batch-tokens", "1500", "--lr", "0.003", "--save-every", "3", "--quiet",
+            *model, *extra]
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(prep_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run(_train_cmd(prep_dir, full), check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(_train_cmd(prep_dir, killed), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "state.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = torch.load(killed / "state.pt", weights_only=False)["progress"]
+    assert state["stopped"] is None, "the run finished before it could be killed"
+    subprocess.run(_train_cmd(prep_dir, killed, ["--resume"]), check=True, env=env, capture_output=True)
+    a = torch.load(full / "state.pt", weights_only=False)
+    b = torch.load(killed / "state.pt", weights_only=False)
+    assert a["progress"]["steps"] == b["progress"]["steps"]
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    assert load_file(str(full / "model.safetensors")).keys() == load_file(str(killed / "model.safetensors")).keys()
