@@ -66,3 +66,76 @@ def test_bad_input_one_line_error(cli_run, tmp_path, args, message):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
+
+
+def test_prune_inspect_retrain(cli_run, tmp_path):
+    pruned = tmp_path / "pruned"
+    r = nmt("prune", cli_run / "run", "--criterion", "magnitude", "--allocation", "class-blind",
+            "--sparsity", "0.8", "--out", pruned)
+    assert r.returncode == 0, r.stderr
+    r = nmt("inspect", pruned, "--json")
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    assert info["pruned"] == round(0.8 * info["params"])
+    assert set(info["classes"]) >= {"src_embed", "tgt_embed", "enc_layer0", "dec_layer0", "attention", "softmax"}
+    for c in info["classes"].values():
+        assert {"params", "pruned", "sparsity", "max_pruned_abs"} <= set(c)
+        assert c["max_pruned_abs"] is None or c["max_pruned_abs"] > 0
+    r = nmt("retrain", pruned, "--epochs", "1", "--out", tmp_path / "re", "--quiet", "--batch-tokens", "1500")
+    assert r.returncode == 0, r.stderr
+    r = nmt("inspect", tmp_path / "re", "--json")
+    after = json.loads(r.stdout.strip().splitlines()[-1])
+    assert after["pruned"] == info["pruned"]        # the mask held through retraining
+    from safetensors.torch import load_file
+    w = load_file(str(tmp_path / "re" / "model.safetensors"))
+    m = load_file(str(tmp_path / "re" / "model.masks.safetensors"))
+    assert all(torch_all_zero(w[n][~m[n].bool()]) for n in m)
+    # the pruned checkpoint is a plain state dict: it loads into a plain model
+    from nmtprune.checkpoint import load_checkpoint
+    assert load_checkpoint(tmp_path / "re").masks is not None
+
+
+def torch_all_zero(t):
+    return bool((t == 0).all())
+
+
+def test_sparse_from_scratch_and_snip_training(cli_run, tmp_path):
+    model = [f"--model={k}={v}" for k, v in TINY_MODEL.items()]
+    pruned = tmp_path / "p"
+    assert nmt("prune", cli_run / "run", "--sparsity", "0.5", "--out", pruned).returncode == 0
+    r = nmt("train", cli_run / "prep", "--preset", "tiny", "--epochs", "1", "--batch-tokens", "1500",
+            "--mask", pruned / "model.masks.safetensors", "--init", "xavier_uniform", "--out", tmp_path / "s",
+            "--quiet", *model)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(nmt("inspect", tmp_path / "s", "--json").stdout.strip().splitlines()[-1])
+    assert info["sparsity"] == pytest.approx(0.5, abs=1e-5)
+    r = nmt("train", cli_run / "prep", "--preset", "tiny", "--epochs", "1", "--batch-tokens", "1500",
+            "--snip-sparsity", "0.9", "--snip-batches", "2", "--snip-batch-size", "8", "--init", "kaiming_normal",
+            "--out", tmp_path / "snip", "--quiet", *model)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(nmt("inspect", tmp_path / "snip", "--json").stdout.strip().splitlines()[-1])
+    assert info["sparsity"] == pytest.approx(0.9, abs=1e-5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["prune", "{run}", "--sparsity", "1.0", "--out", "{tmp}/o"], "--sparsity must be in [0, 1)"),
+    (["prune", "{run}", "--sparsity", "-0.1", "--out", "{tmp}/o"], "--sparsity must be in [0, 1)"),
+    (["prune", "{run}", "--sparsity", "abc", "--out", "{tmp}/o"], "--sparsity must be a number"),
+    (["prune", "{run}", "--criterion", "taylor", "--sparsity", "0.5", "--out", "{tmp}/o"],
+     "unknown criterion 'taylor'; valid: magnitude, random, obd, snip"),
+    (["prune", "{run}", "--allocation", "global", "--sparsity", "0.5", "--out", "{tmp}/o"],
+     "unknown allocation 'global'"),
+    (["retrain", "{run}", "--out", "{tmp}/o"], "has no mask"),
+    (["train", "{prep}", "--preset", "tiny", "--mask", "{badmask}", "--out", "{tmp}/o"],
+     "is not a parameter of this model"),
+])
+def test_prune_bad_input(cli_run, tmp_path, args, message):
+    from safetensors.torch import save_file
+    import torch
+    badmask = tmp_path / "bad.safetensors"
+    save_file({"encoder.nothing.weight": torch.ones(2, 2, dtype=torch.bool)}, str(badmask))
+    fill = {"prep": cli_run / "prep", "tmp": tmp_path, "run": cli_run / "run", "badmask": badmask}
+    r = nmt(*[a.format(**fill) for a in args])
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert not (tmp_path / "o" / "model.safetensors").exists()

@@ -24,7 +24,7 @@ from .perf import tune_allocator
 from .train import fit, load_state
 from .translate import translate_lines
 
-__all__ = ["prepare", "train", "translate", "evaluate", "resolve_device"]
+__all__ = ["prepare", "train", "translate", "evaluate", "retrain", "resolve_device"]
 
 
 def resolve_device(name: str = "cpu") -> torch.device:
@@ -181,3 +181,50 @@ def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str 
     result["hypotheses"] = str(hyp_path)
     atomic_write(target_dir / f"eval.{split}.beam{beam}.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def retrain_config(preset: str | None, overrides: dict | None) -> TrainConfig:
+    """See et al.'s recipe: the preset's settings with a quarter of the learning
+    rate (SGD: half) and a short schedule; any key can be overridden."""
+    base = get_preset(preset if preset in ("tiny", "small", "paper") else "small").train
+    d = dataclasses.asdict(base)
+    d.update(lr=base.lr * (0.5 if base.optimizer == "sgd" else 0.25), epochs=4, max_minutes=0.0,
+             early_stop=2, sgd_decay_start=1)
+    d.update(overrides or {})
+    return from_dict(TrainConfig, d, "retrain config").validate()
+
+
+def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
+            data: str | None = None, progress: bool = True, log=print) -> dict:
+    """Continue training a pruned checkpoint with its mask fixed (pruned weights stay exactly 0)."""
+    tune_allocator()
+    dev = resolve_device(device)
+    ck = load_checkpoint(ckpt, "cpu")
+    if ck.masks is None:
+        raise NmtpruneError(f"{ck.path} has no mask ({ck.path.name.replace('.safetensors', '')}"
+                            ".masks.safetensors): nothing to keep fixed; prune it first with 'nmtprune prune'")
+    prep_path = data or ck.prep
+    if not prep_path:
+        raise NmtpruneError(f"{ck.path} records no training data; pass --data PREPDIR")
+    prep = Prepared(prep_path)
+    tcfg = retrain_config(ck.info.get("preset"), train_overrides)
+    rundir = Path(out)
+    run_cfg = {"kind": "retrain", "source": str(ck.path.resolve()), "model": dataclasses.asdict(ck.model.cfg),
+               "train": dataclasses.asdict(tcfg), "prep": str(prep.path.resolve()), "mask": None, "snip": None}
+    state = None
+    if resume:
+        if not (rundir / "config.json").is_file():
+            raise NmtpruneError(f"--resume: {rundir} holds no run to resume (no config.json)")
+        _check_resume(rundir, run_cfg)
+        state = load_state(rundir)
+    elif (rundir / "state.pt").exists() or (rundir / "config.json").exists():
+        raise NmtpruneError(f"{rundir} already holds a run; use --resume to continue it or another --out")
+    ensure_writable_dir(rundir)
+    write_json(rundir / "config.json", run_cfg)
+    tokenizers = copy_tokenizers(ck.tokenizer_files, rundir)
+    info = {**ck.info, "retrained_from": str(ck.path)}
+    info.pop("epoch", None)
+    summary = fit(ck.model, prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split), tcfg, rundir,
+                  tokenizers, str(prep.path.resolve()), ck.masks, dev, state, info, progress, log)
+    write_json(rundir / "summary.json", summary)
+    return summary

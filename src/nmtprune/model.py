@@ -47,15 +47,23 @@ class Seq2Seq(nn.Module):
         logits = self.decoder.out(h)
         return (logits, align) if return_align else logits
 
-    def loss(self, batch: Batch, label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss(self, batch: Batch, label_smoothing: float = 0.0,
+             twice_differentiable: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed training loss and summed token NLL over the non-pad targets of ``batch``.
 
         The softmax layer runs only on real target positions (padding skipped).
+        ``twice_differentiable`` uses torch's cross-entropy, whose backward can be
+        differentiated again (Hessian-vector products); the default fast kernel's cannot.
         """
         memory, state = self.encode(batch.src, batch.src_len)
         h, _ = self.decoder.states(batch.tgt_in, state, memory)
         keep = batch.tgt_out != PAD
-        return softmax_xent(self.decoder.out(h[keep]), batch.tgt_out[keep], label_smoothing)
+        logits, target = self.decoder.out(h[keep]), batch.tgt_out[keep]
+        if twice_differentiable:
+            ce = torch.nn.functional.cross_entropy
+            return (ce(logits, target, reduction="sum", label_smoothing=label_smoothing),
+                    ce(logits, target, reduction="sum").detach())
+        return softmax_xent(logits, target, label_smoothing)
 
 
 def build_model(cfg: ModelConfig, seed: int | None = None) -> Seq2Seq:
