@@ -52,7 +52,7 @@ def _configs(preset: str, model_overrides: dict | None, train_overrides: dict | 
 
 
 # Settings that may change when resuming (extending a run); everything else must match.
-_RESUMABLE = {"epochs", "max_minutes"}
+_RESUMABLE = {"epochs", "max_minutes", "max_steps"}
 
 
 def _check_resume(rundir: Path, run_cfg: dict) -> None:

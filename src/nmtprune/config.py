@@ -52,6 +52,7 @@ class TrainConfig:
     batch_tokens: int = 4096
     epochs: int = 20
     max_minutes: float = 0.0          # 0 = no wall-clock bound
+    max_steps: int = 0                # 0 = no bound on optimizer steps
     clip: float = 5.0
     label_smoothing: float = 0.0
     lr_decay: float = 0.5             # multiply lr on a validation plateau (adam) / schedule (sgd)

@@ -137,6 +137,9 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
             if time.time() - start > budget:
                 prog["stopped"] = "time"
                 break
+            if cfg.max_steps and prog["steps"] >= cfg.max_steps:
+                prog["stopped"] = "steps"
+                break
         bar.close()
         train_loss = loss_sum / max(tok_sum, 1)
         tok_s = tok_sum / max(time.time() - t_epoch, 1e-9)

@@ -1,0 +1,104 @@
+"""Training and translation speed on CPU, ours vs OpenNMT-py 3.5.1, side by side.
+
+Both use the peer's architecture exactly (../shared/peers/opennmt/train.yaml):
+joint SentencePiece BPE 8k, bidirectional 2-layer encoder (2x128), 2-layer
+decoder 256, embeddings 256, `general` attention, input feeding, dropout 0.2,
+uniform init 0.1, Adam 1e-3, grad-norm 5, 4,096-token batches. Each trains for
+the same number of steps on Multi30k de-en, then translates test_2016_flickr
+(1,000 sentences, batch 32) with beam 1 and beam 5; translation time excludes
+model loading, as the peer's `-report_time` does.
+
+Usage: python benchmarks/speed.py [--steps 200] [--no-peer]
+Last line of stdout: {"train_tgt_tok_per_s", "beam1_sent_per_s", "beam5_sent_per_s", "peer": {...}, "ratios": {...}}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "multi30k"
+PEER = ROOT.parent / "shared" / "peers" / "opennmt" / "run.sh"
+PEER_ARCH = {"emb_dim": 256, "enc_hidden": 256, "enc_layers": 2, "bidirectional": True, "dec_hidden": 256,
+             "dec_layers": 2, "attention": "general", "input_feed": True, "dropout": 0.2, "init": "uniform",
+             "init_range": 0.1}
+PEER_TRAIN = {"optimizer": "adam", "lr": 1e-3, "clip": 5.0, "batch_tokens": 4096, "label_smoothing": 0.0,
+              "epochs": 1000, "max_minutes": 0.0, "early_stop": 0, "patience": 1000}
+
+
+def ours(steps: int, work: Path) -> dict:
+    import nmtprune
+    from nmtprune.checkpoint import load_checkpoint
+    from nmtprune.data import Prepared
+    from nmtprune.metrics import bleu_chrf
+    from nmtprune.translate import translate_lines
+    prep = work / "prep-joint8k"
+    if not (prep / "prep.json").is_file():
+        nmtprune.prepare(prep, DATA, "de", "en", joint=True, vocab_size=8000, log=lambda m: None)
+    run = work / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    t0 = time.time()
+    nmtprune.train(prep, run, "small", PEER_ARCH, {**PEER_TRAIN, "max_steps": steps}, progress=False,
+                   log=lambda m: print(m, file=sys.stderr))
+    wall = time.time() - t0
+    hist = [l.split(",") for l in (run / "log.csv").read_text().splitlines()[1:]]
+    # tokens/s over the training steps only (validation excluded), weighted by epoch length
+    steps_in = [int(h[1]) - (int(hist[i - 1][1]) if i else 0) for i, h in enumerate(hist)]
+    tok_s = sum(s * float(h[5]) for s, h in zip(steps_in, hist)) / sum(steps_in)
+    ck = load_checkpoint(run)
+    test = Prepared(prep).load("test_2016_flickr")
+    out = {"steps": steps, "train_wall_s": round(wall, 1), "train_tgt_tok_per_s": round(tok_s)}
+    for beam in (1, 5):
+        t = time.perf_counter()
+        hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, test.raw_src, beam=beam, batch_size=32)
+        secs = time.perf_counter() - t
+        out[f"beam{beam}_sent_per_s"] = round(len(hyps) / secs, 1)
+        out[f"bleu_beam{beam}"] = bleu_chrf(hyps, test.raw_tgt)["bleu"]
+    return out
+
+
+def peer(steps: int) -> dict:
+    r = subprocess.run(["bash", str(PEER), str(steps)], capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"peer run failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--work", default=str(ROOT / "benchmarks" / ".work"))
+    a = ap.parse_args()
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    result = ours(a.steps, work)
+    if not a.no_peer:
+        p = peer(a.steps)
+        result["peer"] = p
+        result["ratios"] = {
+            "train": round(result["train_tgt_tok_per_s"] / p["train_tgt_tok_per_s_median"], 2),
+            "beam1": round(result["beam1_sent_per_s"] / p["beam1_sent_per_s"], 2),
+            "beam5": round(result["beam5_sent_per_s"] / p["beam5_sent_per_s"], 2)}
+    print(f"{'':<22} {'nmtprune':>10} {'OpenNMT-py':>11} {'ratio':>7}")
+    rows = [("train tgt tok/s", "train_tgt_tok_per_s", "train_tgt_tok_per_s_median", "train"),
+            ("beam 1 sent/s", "beam1_sent_per_s", "beam1_sent_per_s", "beam1"),
+            ("beam 5 sent/s", "beam5_sent_per_s", "beam5_sent_per_s", "beam5"),
+            ("BLEU beam 5", "bleu_beam5", "bleu_beam5", None)]
+    for label, k, pk, rk in rows:
+        pv = result.get("peer", {}).get(pk, "-")
+        ratio = f"{result['ratios'][rk]:.2f}x" if rk and "ratios" in result else ""
+        print(f"{label:<22} {result[k]:>10} {pv:>11} {ratio:>7}")
+    out = ROOT / "benchmarks" / "results" / "speed.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

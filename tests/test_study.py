@@ -1,0 +1,159 @@
+"""A tiny study end to end on real data: store, figures and report agree; resume; bad configs."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from nmtprune.errors import NmtpruneError
+from nmtprune.study import run_study, study_status
+from nmtprune.study_plan import EXPERIMENTS, load_config
+
+TINY_STUDY = {
+    "prepare": {"vocab_size": 300},
+    "baseline": {"preset": "tiny", "model": {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 24},
+                 "train": {"epochs": 2, "batch_tokens": 1500}},
+    "evaluation": {"split": "test_2016_flickr", "beam": 2, "batch_size": 100},
+    "retrain": {"max_steps": 3, "batch_tokens": 1500},
+    "scratch": {"max_steps": 3, "epochs": 1, "batch_tokens": 1500},
+    "scoring": {"batches": 1, "batch_size": 4},
+    "experiments": {
+        "no_retrain": {"sparsities": [0.5, 0.9]},
+        "retrain": {"sparsities": [0.9]},
+        "class_share": {"compare_at": 0.9, "sparsities": [0.5]},
+        "sensitivity": {"sparsity": 0.9},
+        "max_pruned": {"sparsities": [0.5, 0.9]},
+        "mask_heatmaps": {"sparsity": 0.5},
+        "sentence_bleu": {"sparsity": 0.5},
+        "extreme": {"sparsities": [0.9, 0.99], "retrain_sparsities": [0.99]},
+        "snip_init": {"sparsity": 0.9, "inits": ["uniform", "kaiming_normal"]},
+        "snip_batches": {"sparsity": 0.9, "init": "kaiming_normal", "batches": [1, 2]},
+        "attention": {"sparsity": 0.9, "sentence": 0},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def study(raw_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("study")
+    cfg = d / "study.yaml"
+    cfg.write_text(yaml.safe_dump(TINY_STUDY))
+    out = d / "out"
+    run_study(str(raw_dir), str(out), str(cfg), progress=False, command="nmtprune study (test)")
+    return out, cfg
+
+
+def test_store_figures_and_report_agree(study):
+    out, _ = study
+    db = sqlite3.connect(out / "study.db")
+    rows = db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
+    assert dict(rows).get("failed", 0) == 0, db.execute("SELECT error FROM runs WHERE status='failed'").fetchall()
+    planned = json.loads(db.execute("SELECT value FROM meta WHERE key='planned'").fetchone()[0])
+    assert dict(rows)["done"] == len(planned)
+    # every experiment drew its figure and the report embeds it
+    report = (out / "report.md").read_text()
+    figs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert len(figs) == len(EXPERIMENTS)
+    for f in figs:
+        assert f"figures/{f}" in report
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(figs)
+    # the table agrees with the store
+    bleu = db.execute("SELECT metrics FROM runs WHERE kind='prune' AND criterion='random' AND sparsity=0.5 "
+                      "AND retrained=0 AND json_extract(spec, '$.only_classes') IS NULL").fetchone()
+    m = json.loads(bleu[0])
+    assert f"| random | 50.0% | {m['bleu']:.2f} |" in report
+    assert "nrefs:1|case:mixed" in report and "Reproduce:" in report
+    # exact sparsity recorded for a pruned run
+    assert m["sparsity"] == pytest.approx(0.5, abs=1e-4)
+
+
+def test_rerun_skips_finished_runs(study, raw_dir):
+    out, cfg = study
+    db = sqlite3.connect(out / "study.db")
+    before = db.execute("SELECT id, finished FROM runs ORDER BY id").fetchall()
+    run_study(str(raw_dir), str(out), str(cfg), progress=False)
+    assert db.execute("SELECT id, finished FROM runs ORDER BY id").fetchall() == before
+    assert study_status(str(out))["done"] == len(before)
+
+
+def test_report_rebuilds_from_store_alone(study, tmp_path):
+    out, _ = study
+    (out / "report.md").unlink()
+    r = subprocess.run([sys.executable, "-m", "nmtprune", "report", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out / "report.md").is_file()
+
+
+def test_killed_study_resumes_without_redoing(raw_dir, tmp_path):
+    small = {**TINY_STUDY, "experiments": {"no_retrain": {"sparsities": [0.2, 0.4, 0.6, 0.8]},
+                                           "extreme": {"sparsities": [0.9], "retrain_sparsities": [0.9]}}}
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(yaml.safe_dump(small))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "nmtprune", "study", "--config", str(cfg), "--data", str(raw_dir), "--out",
+           str(out), "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    done = 0
+    while time.time() < deadline and p.poll() is None:
+        if (out / "study.db").exists():
+            try:
+                done = sqlite3.connect(out / "study.db").execute(
+                    "SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
+            except sqlite3.Error:
+                done = 0
+            if done >= 3:
+                break
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    db = sqlite3.connect(out / "study.db")
+    first = dict(db.execute("SELECT id, finished FROM runs WHERE status='done'").fetchall())
+    assert len(first) >= 3
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    after = dict(db.execute("SELECT id, finished FROM runs WHERE status='done'").fetchall())
+    planned = json.loads(db.execute("SELECT value FROM meta WHERE key='planned'").fetchone()[0])
+    assert sorted(after) == sorted(planned)                     # every run present once
+    assert all(after[k] == v for k, v in first.items())         # finished runs were not redone
+
+
+@pytest.mark.parametrize("text, message", [
+    ("experiments: {pruning: {}}", "unknown experiment 'pruning'; valid: no_retrain, retrain"),
+    ("experiments: {no_retrain: {sparsity: [0.5]}}", "unknown key 'sparsity' in experiment 'no_retrain'"),
+    ("model: {}\nexperiments: {no_retrain: {}}", "unknown key 'model'; valid: src, tgt"),
+    ("experiments: [oops", "not valid YAML"),
+])
+def test_bad_study_config(tmp_path, text, message):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(NmtpruneError, match=message):
+        load_config(f)
+
+
+def test_foreign_database_and_changed_config_are_refused(raw_dir, tmp_path, study):
+    out = tmp_path / "foreign"
+    out.mkdir()
+    db = sqlite3.connect(out / "study.db")
+    db.execute("CREATE TABLE people (name TEXT)")
+    db.commit()
+    before = (out / "study.db").read_bytes()
+    with pytest.raises(NmtpruneError, match="not an nmtprune study store"):
+        run_study(str(raw_dir), str(out), preset="quick", progress=False)
+    assert (out / "study.db").read_bytes() == before
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "study.db").write_text("hello")
+    with pytest.raises(NmtpruneError, match="not an SQLite database"):
+        run_study(str(raw_dir), str(tmp_path / "junk"), preset="quick", progress=False)
+    existing, _ = study
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({**TINY_STUDY, "evaluation": {"split": "test_2016_flickr", "beam": 1}}))
+    with pytest.raises(NmtpruneError, match="different config"):
+        run_study(str(raw_dir), str(existing), str(other), progress=False)
