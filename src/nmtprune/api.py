@@ -21,6 +21,7 @@ from .masks import Masks, check_masks, load_masks
 from .metrics import bleu_chrf, perplexity
 from .model import build_model
 from .perf import tune_allocator
+from .distributed import barrier, init_from_env, is_main
 from .train import fit, load_state
 from .translate import translate_lines
 
@@ -100,7 +101,8 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
         state = load_state(rundir)
     elif (rundir / "state.pt").exists() or (rundir / "config.json").exists():
         raise NmtpruneError(f"{rundir} already holds a run; use --resume to continue it or another --out")
-    dev = resolve_device(device)
+    dev = init_from_env(resolve_device(device))
+    barrier()          # every rank has checked the run directory before rank 0 writes to it
     model = build_model(mcfg, seed=tcfg.seed)
     masks: Masks | None = None
     if mask is not None:
@@ -114,13 +116,16 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
         from .checkpoint import masks_path, MODEL_FILE
         masks = load_masks(masks_path(rundir / MODEL_FILE))
     ensure_writable_dir(rundir)
-    write_json(rundir / "config.json", run_cfg)
     tok_files = {s: prep.path / prep.meta["tokenizers"][s] for s in ("src", "tgt")}
-    tokenizers = copy_tokenizers(tok_files, rundir)
+    tokenizers = {s: p.name for s, p in tok_files.items()}
+    if is_main():
+        write_json(rundir / "config.json", run_cfg)
+        tokenizers = copy_tokenizers(tok_files, rundir)
     info = {"src_lang": prep.cfg.src, "tgt_lang": prep.cfg.tgt, "preset": preset}
     summary = fit(model, train_c, valid_c, tcfg, rundir, tokenizers, str(prep.path.resolve()), masks,
                   dev, state, info, progress, log)
-    write_json(rundir / "summary.json", summary)
+    if is_main():
+        write_json(rundir / "summary.json", summary)
     return summary
 
 
@@ -198,7 +203,7 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
             data: str | None = None, progress: bool = True, log=print) -> dict:
     """Continue training a pruned checkpoint with its mask fixed (pruned weights stay exactly 0)."""
     tune_allocator()
-    dev = resolve_device(device)
+    dev = init_from_env(resolve_device(device))
     ck = load_checkpoint(ckpt, "cpu")
     if ck.masks is None:
         raise NmtpruneError(f"{ck.path} has no mask ({ck.path.name.replace('.safetensors', '')}"
@@ -219,12 +224,16 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
         state = load_state(rundir)
     elif (rundir / "state.pt").exists() or (rundir / "config.json").exists():
         raise NmtpruneError(f"{rundir} already holds a run; use --resume to continue it or another --out")
+    barrier()
     ensure_writable_dir(rundir)
-    write_json(rundir / "config.json", run_cfg)
-    tokenizers = copy_tokenizers(ck.tokenizer_files, rundir)
+    tokenizers = {s: p.name for s, p in ck.tokenizer_files.items()}
+    if is_main():
+        write_json(rundir / "config.json", run_cfg)
+        tokenizers = copy_tokenizers(ck.tokenizer_files, rundir)
     info = {**ck.info, "retrained_from": str(ck.path)}
     info.pop("epoch", None)
     summary = fit(ck.model, prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split), tcfg, rundir,
                   tokenizers, str(prep.path.resolve()), ck.masks, dev, state, info, progress, log)
-    write_json(rundir / "summary.json", summary)
+    if is_main():
+        write_json(rundir / "summary.json", summary)
     return summary

@@ -21,6 +21,7 @@ from .batching import collate, make_batches
 from .checkpoint import MODEL_FILE, masks_path, save_checkpoint
 from .config import TrainConfig
 from .data import Corpus
+from .distributed import all_sum, barrier, is_main, shard, world, wrap
 from .errors import NmtpruneError
 from .fileio import atomic_path, atomic_write
 from .masks import Masks, apply_masks, mask_grads, save_masks
@@ -38,6 +39,8 @@ def make_optimizer(model: Seq2Seq, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def _save_state(rundir: Path, model, opt, progress: dict) -> None:
+    if not is_main():
+        return
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
              "torch_rng": torch.get_rng_state(), "progress": progress}
     with atomic_path(rundir / STATE_FILE) as tmp:
@@ -55,6 +58,8 @@ def load_state(rundir: Path) -> dict | None:
 
 
 def _write_log(rundir: Path, history: list[dict]) -> None:
+    if not is_main():
+        return
     lines = [",".join(LOG_COLUMNS)]
     lines += [",".join(str(h.get(c, "")) for c in LOG_COLUMNS) for h in history]
     atomic_write(rundir / "log.csv", "\n".join(lines) + "\n")
@@ -78,7 +83,8 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
     if masks is not None:
         masks = {k: v.to(device) for k, v in masks.items()}
         apply_masks(model, masks)
-        save_masks(masks_path(rundir / MODEL_FILE), masks)
+        if is_main():
+            save_masks(masks_path(rundir / MODEL_FILE), masks)
     prog = {"epoch": 1, "batch": 0, "steps": 0, "best_ppl": math.inf, "bad_epochs": 0, "lr": cfg.lr,
             "elapsed": 0.0, "history": [], "nan_skipped": 0, "stopped": None}
     if resume is not None:
@@ -88,7 +94,9 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
         prog.update(resume["progress"])
         log(f"resuming at epoch {prog['epoch']}, batch {prog['batch']} ({prog['steps']} steps done)")
     else:
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed + world()[0])   # ranks draw different dropout masks
+    loss_fn = wrap(model, torch.device(device))
+    progress = progress and is_main()
     for g in opt.param_groups:
         g["lr"] = prog["lr"]
     info = dict(info or {})
@@ -107,25 +115,30 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
         bar = tqdm(total=len(batches), initial=prog["batch"], desc=f"epoch {epoch}", unit="batch",
                    disable=not progress, leave=False, mininterval=2.0)
         while prog["batch"] < len(batches):
-            batch = collate(train, batches[prog["batch"]]).to(device)
-            loss, _ = model.loss(batch, cfg.label_smoothing)
-            n_tok = batch.n_tokens
+            idx, weight = shard(batches[prog["batch"]])
+            batch = collate(train, idx).to(device)
+            loss, _ = loss_fn(batch, cfg.label_smoothing)
+            # One collective per step: global token count, loss, non-finite flag, wall-clock stop.
+            n_tok, loss_val, bad, late = all_sum(
+                [batch.n_tokens * weight, float(loss.detach()) * weight, float(not torch.isfinite(loss)),
+                 float(time.time() - start > budget)], device)
             opt.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
+            if bad:
                 if cfg.nan_policy == "stop":
                     raise NmtpruneError(f"non-finite loss at epoch {epoch}, batch {prog['batch']}; "
                                         f"stopped, last good checkpoint kept in {rundir}")
                 prog["nan_skipped"] += 1
             else:
-                (loss / n_tok).backward()
+                # DDP averages gradients over ranks, so scale by ranks / global tokens.
+                (loss * (weight * world()[1] / n_tok)).backward()
                 if masks is not None:
                     mask_grads(model, masks)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                 opt.step()
                 if masks is not None:
                     apply_masks(model, masks)
-                loss_sum += float(loss.detach())
-                tok_sum += n_tok
+                loss_sum += loss_val
+                tok_sum += int(n_tok)
             prog["batch"] += 1
             prog["steps"] += 1
             bar.update(1)
@@ -134,7 +147,7 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
                                 tok_s=f"{tok_sum / (time.time() - t_epoch):.0f}", refresh=False)
             if cfg.save_every and prog["steps"] % cfg.save_every == 0:
                 checkpoint_state()
-            if time.time() - start > budget:
+            if late:
                 prog["stopped"] = "time"
                 break
             if cfg.max_steps and prog["steps"] >= cfg.max_steps:
@@ -148,12 +161,14 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
                  "valid_ppl": round(ppl, 3), "lr": prog["lr"], "tgt_tok_per_s": round(tok_s),
                  "elapsed_s": round(time.time() - start, 1)}
         prog["history"].append(entry)
-        log(f"epoch {epoch}: train loss {train_loss:.3f}, valid ppl {ppl:.2f}, lr {prog['lr']:.2g}, "
-            f"{tok_s:.0f} tgt tok/s")
+        if is_main():
+            log(f"epoch {epoch}: train loss {train_loss:.3f}, valid ppl {ppl:.2f}, lr {prog['lr']:.2g}, "
+                f"{tok_s:.0f} tgt tok/s")
         if ppl < prog["best_ppl"]:
             prog["best_ppl"], prog["bad_epochs"] = ppl, 0
-            save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep,
-                            {**info, "epoch": epoch, "steps": prog["steps"], "valid_ppl": ppl})
+            if is_main():
+                save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep,
+                                {**info, "epoch": epoch, "steps": prog["steps"], "valid_ppl": ppl})
         else:
             prog["bad_epochs"] += 1
         if cfg.optimizer == "sgd" and epoch >= cfg.sgd_decay_start:
@@ -171,7 +186,8 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
     if prog["stopped"] is None:
         prog["stopped"] = "epochs"
         checkpoint_state()
-    if not (rundir / MODEL_FILE).is_file():  # zero epochs: still leave a usable checkpoint
+    barrier()
+    if is_main() and not (rundir / MODEL_FILE).is_file():  # zero epochs: still leave a usable checkpoint
         save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep, {**info, "epoch": 0})
     return {"best_valid_ppl": prog["best_ppl"], "epochs": len(prog["history"]), "steps": prog["steps"],
             "wall_s": round(prog["elapsed"], 1), "stopped": prog["stopped"],
