@@ -59,13 +59,14 @@ def _inspect(sub):
         if a.json:
             print(json.dumps(r))
             return
-        print(f"{'class':<12} {'params':>10} {'pruned':>10} {'sparsity':>9} {'max|w| cut':>11} {'MB':>8}")
+        print(f"{'class':<12} {'params':>10} {'pruned':>10} {'sparsity':>9} {'max|w| cut':>11} "
+              f"{'dense MB':>9} {'.nmtz MB':>9} {'ratio':>6}")
         for cls, s in r["classes"].items():
             mx = "-" if s["max_pruned_abs"] is None else f"{s['max_pruned_abs']:.4f}"
             print(f"{cls:<12} {s['params']:>10} {s['pruned']:>10} {s['sparsity']:>9.2%} {mx:>11} "
-                  f"{s['bytes'] / 1e6:>8.2f}")
+                  f"{s['dense_bytes'] / 1e6:>9.2f} {s['export_bytes'] / 1e6:>9.2f} {s['export_ratio']:>6.3f}")
         print(f"{'total':<12} {r['params']:>10} {r['pruned']:>10} {r['sparsity']:>9.2%} {'':>11} "
-              f"{r['bytes'] / 1e6:>8.2f}")
+              f"{r['dense_bytes'] / 1e6:>9.2f} {r['export_bytes'] / 1e6:>9.2f} {r['export_ratio']:>6.3f}")
     return run
 
 
@@ -102,4 +103,23 @@ def _report(sub):
     def run(a):
         from .report import write_report
         print(write_report(a.study))
+    return run
+
+
+@command("export", "write a self-contained, really smaller .nmtz model file")
+def _export(sub):
+    sub.add_argument("checkpoint")
+    sub.add_argument("--out", required=True, help="output file (.nmtz)")
+    sub.add_argument("--values", default="fp32", help="fp32 (lossless) | fp16 | int8 (per-row scales)")
+
+    def run(a):
+        from .errors import NmtpruneError
+        from .export import export
+        if not a.out.endswith(".nmtz"):
+            raise NmtpruneError(f"--out {a.out}: the exported file must end in .nmtz")
+        r = export(a.checkpoint, a.out, a.values)
+        note = "" if r["has_mask"] else " (no mask: stored dense)"
+        print(f"{a.out}: {r['bytes'] / 1e6:.2f} MB, {r['ratio']:.3f}x the dense fp32 weights{note}",
+              file=sys.stderr)
+        print(json.dumps(r))
     return run

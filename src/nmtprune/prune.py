@@ -161,13 +161,23 @@ def snip_masks(model: Seq2Seq, corpus: Corpus, snip: dict, device) -> Masks:
     return compute_masks(model, "snip", snip.get("allocation", "class_blind"), snip["sparsity"], data)
 
 
-def inspect(ckpt, device: str = "cpu") -> dict:
-    """Sparsity per weight class of a checkpoint (its mask, else its exact zeros)."""
+def inspect(ckpt, device: str = "cpu", sizes: bool = True) -> dict:
+    """Sparsity per weight class of a checkpoint (its mask, else its exact zeros), and
+    its dense vs exported (.nmtz, fp32 values) size per class and in total."""
+    from .export import export_sizes
     ck = load_checkpoint(ckpt, device)
     stats = mask_stats(ck.model, ck.masks)
     mx = ck.info.get("max_pruned_abs", {})
     for cls, s in stats["classes"].items():
         s["max_pruned_abs"] = mx.get(cls)
+    if sizes:
+        es = export_sizes(ck.model, ck.masks)
+        for cls, s in stats["classes"].items():
+            s.update(dense_bytes=es[cls]["dense_bytes"], export_bytes=es[cls]["export_bytes"],
+                     export_ratio=es[cls]["export_bytes"] / es[cls]["dense_bytes"])
+        stats["dense_bytes"] = sum(c["dense_bytes"] for c in es.values())
+        stats["export_bytes"] = sum(c["export_bytes"] for c in es.values())
+        stats["export_ratio"] = stats["export_bytes"] / stats["dense_bytes"]
     stats["checkpoint"] = str(ck.path)
     stats["has_mask"] = ck.masks is not None
     if "prune" in ck.info:

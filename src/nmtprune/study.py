@@ -52,7 +52,7 @@ def _evaluate(ckpt_dir: Path, cfg: dict, spec: dict, device: str) -> dict:
     from .prune import inspect
     ev = cfg["evaluation"]
     ck = load_checkpoint(ckpt_dir, device)
-    metrics = inspect(ckpt_dir)
+    metrics = inspect(ckpt_dir, sizes=False)
     metrics = {"sparsity": metrics["sparsity"], "classes": metrics["classes"]}
     if spec["bleu"]:
         r = evaluate(ck, ev["split"], beam=ev["beam"], batch_size=ev["batch_size"], device=device,

@@ -1,0 +1,80 @@
+import json
+import struct
+
+import pytest
+import torch
+
+from nmtprune.api import train, translate
+from nmtprune.checkpoint import load_checkpoint
+from nmtprune.errors import NmtpruneError
+from nmtprune.export import export, load_nmtz
+from nmtprune.prune import inspect, prune
+
+from conftest import TINY_MODEL, TINY_TRAIN
+
+LINES = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "Eine Frau liest ein Buch."]
+
+
+@pytest.fixture(scope="module")
+def pruned(prep_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("exp")
+    train(prep_dir, d / "run", "tiny", TINY_MODEL, TINY_TRAIN, progress=False, log=lambda m: None)
+    prune(d / "run", "magnitude", "class_blind", 0.8, d / "pruned")
+    return d
+
+
+def test_fp32_round_trip_is_bit_exact(pruned):
+    r = export(pruned / "pruned", pruned / "m.nmtz", "fp32")
+    a, b = load_checkpoint(pruned / "pruned"), load_nmtz(pruned / "m.nmtz")
+    for (n, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert torch.equal(x, y), n
+    assert a.masks.keys() == b.masks.keys() and all(torch.equal(a.masks[k], b.masks[k]) for k in a.masks)
+    assert translate(a, LINES, beam=3) == translate(str(pruned / "m.nmtz"), LINES, beam=3)
+    # the bitmask bound at 80% is 0.2 + 1/32 = 0.231 of the pruned tensors' bytes (lzma'd masks do
+    # better); unpruned biases are stored as they are
+    from nmtprune.export import encode_tensor
+    pruned_dense = pruned_export = other = 0
+    for n, w in a.model.state_dict().items():
+        entry, blobs = encode_tensor(w, a.masks.get(n), "fp32")
+        size = sum(len(b) for b in blobs.values())
+        if n in a.masks:
+            pruned_dense, pruned_export = pruned_dense + w.numel() * 4, pruned_export + size
+        else:
+            assert size == w.numel() * 4
+            other += size
+    assert pruned_export <= 0.2315 * pruned_dense
+    assert sum(c["export_bytes"] for c in r["classes"].values()) == pruned_export + other
+    assert inspect(pruned / "m.nmtz")["sparsity"] == pytest.approx(0.8, abs=1e-6)
+
+
+@pytest.mark.parametrize("values, tol", [("fp16", 1e-3), ("int8", 2e-2)])
+def test_lossy_values_are_close(pruned, values, tol):
+    export(pruned / "pruned", pruned / f"m.{values}.nmtz", values)
+    a, b = load_checkpoint(pruned / "pruned"), load_nmtz(pruned / f"m.{values}.nmtz")
+    for (n, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert (x - y).abs().max() <= tol * max(x.abs().max().item(), 1e-6), n
+        if n in a.masks:
+            assert torch.all(y[~a.masks[n]] == 0)
+
+
+def test_corrupted_truncated_and_newer_files_are_rejected(pruned, tmp_path):
+    export(pruned / "pruned", tmp_path / "ok.nmtz")
+    raw = (tmp_path / "ok.nmtz").read_bytes()
+    bad = bytearray(raw)
+    bad[len(raw) // 2] ^= 0xFF
+    (tmp_path / "bad.nmtz").write_bytes(bytes(bad))
+    with pytest.raises(NmtpruneError, match="checksum mismatch"):
+        load_nmtz(tmp_path / "bad.nmtz")
+    (tmp_path / "short.nmtz").write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(NmtpruneError, match="corrupted or truncated"):
+        load_nmtz(tmp_path / "short.nmtz")
+    newer = b"NMTZ" + struct.pack("<H", 9) + raw[6:]
+    (tmp_path / "new.nmtz").write_bytes(newer)
+    with pytest.raises(NmtpruneError, match="format version 9 is newer than this nmtprune reads"):
+        load_nmtz(tmp_path / "new.nmtz")
+
+
+def test_dense_export_works_and_says_so(pruned, tmp_path):
+    r = export(pruned / "run", tmp_path / "d.nmtz")
+    assert not r["has_mask"]
+    assert translate(str(tmp_path / "d.nmtz"), LINES, beam=2) == translate(str(pruned / "run"), LINES, beam=2)
