@@ -61,3 +61,28 @@ def tiny_config(prepared: Prepared | None = None, **kw) -> ModelConfig:
 
 TINY_TRAIN = {"epochs": 1, "batch_tokens": 1500, "lr": 3e-3, "max_minutes": 0.0}
 TINY_MODEL = {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 24, "enc_layers": 1, "dec_layers": 1}
+
+
+def nmt(*args, stdin=None):
+    """Run the CLI in a subprocess (one thread)."""
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "nmtprune", *map(str, args)], capture_output=True, text=True,
+                          input=stdin, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.fixture(scope="session")
+def cli_run(raw_dir, tmp_path_factory):
+    """A prepared directory and a tiny trained run, made through the CLI."""
+    import json
+    base = tmp_path_factory.mktemp("cli")
+    r = nmt("prepare", "--data", raw_dir, "--src", "de", "--tgt", "en", "--out", base / "prep",
+            "--vocab-size", "500")
+    assert r.returncode == 0, r.stderr
+    model = [f"--model={k}={v}" for k, v in TINY_MODEL.items()]
+    r = nmt("train", base / "prep", "--preset", "tiny", "--epochs", "1", "--out", base / "run", "--quiet",
+            "--batch-tokens", "1500", *model)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["epochs"] == 1
+    return base

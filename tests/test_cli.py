@@ -5,26 +5,7 @@ import sys
 
 import pytest
 
-from conftest import TINY_MODEL
-
-
-def nmt(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "nmtprune", *map(str, args)], capture_output=True,
-                          text=True, input=stdin, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
-
-
-@pytest.fixture(scope="module")
-def cli_run(raw_dir, tmp_path_factory):
-    base = tmp_path_factory.mktemp("cli")
-    r = nmt("prepare", "--data", raw_dir, "--src", "de", "--tgt", "en", "--out", base / "prep",
-            "--vocab-size", "500")
-    assert r.returncode == 0, r.stderr
-    model = [f"--model={k}={v}" for k, v in TINY_MODEL.items()]
-    r = nmt("train", base / "prep", "--preset", "tiny", "--epochs", "1", "--out", base / "run", "--quiet",
-            "--batch-tokens", "1500", *model)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout.splitlines()[-1])["epochs"] == 1
-    return base
+from conftest import TINY_MODEL, nmt
 
 
 def test_translate_stdin_and_file(cli_run, tmp_path):

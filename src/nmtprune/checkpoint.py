@@ -86,7 +86,8 @@ def read_metadata(path: Path) -> dict:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
-        raise NmtpruneError(f"{path}: not a readable checkpoint ({e})") from None
+        raise NmtpruneError(f"{path}: not a readable checkpoint (truncated, or not a safetensors file: {e})") \
+            from None
     if meta.get("format") != FORMAT:
         raise NmtpruneError(f"{path}: not an nmtprune checkpoint (format {meta.get('format')!r})")
     return meta

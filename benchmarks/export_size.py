@@ -1,0 +1,57 @@
+"""Exported (.nmtz) size vs the dense fp32 checkpoint, and the BLEU each keeps.
+
+Prunes CKPT (class-blind magnitude) at 80% and 90%, exports each with fp32,
+fp16 and int8 values, and evaluates BLEU (beam 5) on test_2016_flickr from the
+exported file itself.
+
+Usage: python benchmarks/export_size.py CKPT [--beam 5]
+Last line of stdout: {"dense_bytes", "dense_bleu", "rows": [{"sparsity", "values", "bytes", "ratio", "bleu"}]}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from nmtprune.api import evaluate
+from nmtprune.checkpoint import resolve
+from nmtprune.export import export
+from nmtprune.prune import prune
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("--beam", type=int, default=5)
+    ap.add_argument("--split", default="test_2016_flickr")
+    a = ap.parse_args()
+    dense_file = resolve(a.checkpoint)
+    dense_bytes = dense_file.stat().st_size
+    work = Path(tempfile.mkdtemp(prefix="nmtz-bench-"))
+    dense_bleu = evaluate(a.checkpoint, a.split, beam=a.beam, out_dir=str(work / "dense"))["bleu"]
+    rows = []
+    print(f"dense checkpoint {dense_file}: {dense_bytes / 1e6:.2f} MB, BLEU {dense_bleu}")
+    print(f"{'sparsity':>8} {'values':>6} {'MB':>7} {'ratio':>6} {'bound':>6} {'BLEU':>6}")
+    for x in (0.8, 0.9):
+        pruned = work / f"p{x}"
+        prune(a.checkpoint, "magnitude", "class_blind", x, pruned)
+        for values in ("fp32", "fp16", "int8"):
+            f = work / f"p{x}.{values}.nmtz"
+            r = export(pruned, f, values)
+            bleu = evaluate(str(f), a.split, beam=a.beam, out_dir=str(work / f.stem))["bleu"]
+            bound = (1 - x) + 1 / 32 if values == "fp32" else None
+            row = {"sparsity": x, "values": values, "bytes": r["bytes"], "ratio": round(r["bytes"] / dense_bytes, 4),
+                   "bleu": bleu}
+            rows.append(row)
+            print(f"{x:>8.0%} {values:>6} {r['bytes'] / 1e6:>7.2f} {row['ratio']:>6.3f} "
+                  f"{'' if bound is None else f'{bound:.3f}':>6} {bleu:>6}")
+    result = {"checkpoint": str(dense_file), "dense_bytes": dense_bytes, "dense_bleu": dense_bleu, "rows": rows}
+    out = Path(__file__).parent / "results" / "export_size.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
