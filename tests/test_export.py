@@ -78,3 +78,24 @@ def test_dense_export_works_and_says_so(pruned, tmp_path):
     r = export(pruned / "run", tmp_path / "d.nmtz")
     assert not r["has_mask"]
     assert translate(str(tmp_path / "d.nmtz"), LINES, beam=2) == translate(str(pruned / "run"), LINES, beam=2)
+
+
+@pytest.mark.parametrize("kernels", ["sparse", "auto"])
+def test_sparse_kernels_give_the_dense_outputs(pruned, kernels):
+    from nmtprune.batching import pad_sources
+    from nmtprune.kernels import Stepper
+    ck = load_checkpoint(pruned / "pruned")
+    dense, other = Stepper(ck.model, "dense"), Stepper(ck.model, kernels, rows=8)
+    src, lens = pad_sources([ck.src_tok.encode(l) for l in LINES])
+    with torch.inference_mode():
+        memory, s1 = ck.model.encode(src, lens)
+        s2 = s1
+        tokens = torch.full((3,), 2)
+        for _ in range(6):
+            a, s1 = dense(tokens, s1, memory)
+            b, s2 = other(tokens, s2, memory)
+            assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
+            tokens = a.argmax(-1)
+    assert translate(ck, LINES, beam=4) == translate(ck, LINES, beam=4, kernels=kernels)
+    if kernels == "sparse":
+        assert all(e["kernel"] == "sparse" for e in other.report.values())

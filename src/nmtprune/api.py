@@ -159,7 +159,7 @@ def _eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
 
 def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str | None = None,
              beam: int = 5, batch_size: int = 64, device: str = "cpu", out_dir: str | None = None,
-             progress: bool = False, alpha: float = 1.0) -> dict:
+             progress: bool = False, alpha: float = 1.0, kernels: str = "dense") -> dict:
     """Perplexity, BLEU and chrF of a checkpoint on a split; writes the hypotheses.
 
     Returns:
@@ -176,7 +176,7 @@ def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str 
     t0 = time.time()
     ppl = perplexity(ck.model, corpus, device=dev)
     hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, corpus.raw_src, beam, batch_size, dev,
-                           progress=progress, alpha=alpha)
+                           progress=progress, alpha=alpha, kernels=kernels)
     result = {"ppl": round(ppl, 4), **bleu_chrf(hyps, corpus.raw_tgt), "sentences": len(hyps),
               "split": split, "beam": beam, "checkpoint": str(ck.path), "seconds": round(time.time() - t0, 2)}
     target_dir = Path(out_dir) if out_dir else ck.path.parent

@@ -135,13 +135,14 @@ def _translate(sub):
     sub.add_argument("--beam", type=_num(int), default=5)
     sub.add_argument("--batch-size", type=_num(int), default=64)
     sub.add_argument("--alpha", type=_num(float), default=1.0, help="length normalisation exponent")
+    sub.add_argument("--kernels", default="dense", help="dense | sparse | auto (per matrix, measured)")
     sub.add_argument("--device", default="cpu")
 
     def run(a):
         from .api import translate
         from .fileio import atomic_write, read_lines
         lines = read_lines(a.input) if a.input else sys.stdin.read().splitlines()
-        hyps = translate(a.checkpoint, lines, a.beam, a.batch_size, a.device, alpha=a.alpha)
+        hyps = translate(a.checkpoint, lines, a.beam, a.batch_size, a.device, alpha=a.alpha, kernels=a.kernels)
         text = "".join(h + "\n" for h in hyps)
         if a.output:
             atomic_write(a.output, text)
@@ -158,6 +159,7 @@ def _evaluate(sub):
     sub.add_argument("--beam", type=_num(int), default=5)
     sub.add_argument("--batch-size", type=_num(int), default=64)
     sub.add_argument("--alpha", type=_num(float), default=1.0)
+    sub.add_argument("--kernels", default="dense", help="dense | sparse | auto (per matrix, measured)")
     sub.add_argument("--out", help="directory for hypotheses and the JSON (default: beside the checkpoint)")
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--json", action="store_true", help="print the result as one JSON line")
@@ -165,7 +167,7 @@ def _evaluate(sub):
     def run(a):
         from .api import evaluate
         r = evaluate(a.checkpoint, a.split, a.data, a.beam, a.batch_size, a.device, a.out,
-                     progress=sys.stderr.isatty(), alpha=a.alpha)
+                     progress=sys.stderr.isatty(), alpha=a.alpha, kernels=a.kernels)
         if a.json:
             print(json.dumps(r))
         else:

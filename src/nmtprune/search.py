@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .kernels import Stepper
 from .model import Seq2Seq
 from .vocab import BOS, EOS
 
@@ -19,8 +20,9 @@ def _max_steps(src_len: torch.Tensor, a: float, b: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor,
-                  max_len_a: float = 2.0, max_len_b: int = 10) -> list[list[int]]:
+                  max_len_a: float = 2.0, max_len_b: int = 10, stepper: Stepper | None = None) -> list[list[int]]:
     """Argmax decoding. src: (B, S) -> B token lists (without BOS/EOS)."""
+    step = stepper or Stepper(model)
     memory, state = model.encode(src, src_len)
     B = src.size(0)
     limit = _max_steps(src_len, max_len_a, max_len_b).to(src.device)
@@ -28,8 +30,8 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor,
     out = torch.zeros(B, int(limit.max()), dtype=torch.long, device=src.device)
     done = torch.zeros(B, dtype=torch.bool, device=src.device)
     for t in range(int(limit.max())):
-        h, state, _ = model.decoder.step(model.decoder.input_gates(tokens), state, memory)
-        tokens = model.decoder.out(h).argmax(-1)
+        logits, state = step(tokens, state, memory)
+        tokens = logits.argmax(-1)
         tokens = torch.where(done, torch.full_like(tokens, EOS), tokens)
         out[:, t] = tokens
         done |= (tokens == EOS) | (t + 1 >= limit)
@@ -44,7 +46,8 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor,
 
 @torch.inference_mode()
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: int = 5,
-                alpha: float = 1.0, max_len_a: float = 2.0, max_len_b: int = 10) -> list[list[int]]:
+                alpha: float = 1.0, max_len_a: float = 2.0, max_len_b: int = 10,
+                stepper: Stepper | None = None) -> list[list[int]]:
     """Batched beam search with length normalisation score / length**alpha.
 
     A sentence is finished once it has ``beam`` complete hypotheses (an EOS
@@ -56,6 +59,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
     Returns:
         B token lists (without BOS/EOS), the best hypothesis of each sentence.
     """
+    step = stepper or Stepper(model)
     dev = src.device
     B, K = src.size(0), beam
     memory, state = model.encode(src, src_len)
@@ -71,8 +75,8 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
     t = 0
     while alive:
         n = len(alive)
-        h, state, _ = model.decoder.step(model.decoder.input_gates(tokens), state, memory)
-        logp = torch.log_softmax(model.decoder.out(h).float(), -1)          # (n*K, V)
+        logits, state = step(tokens, state, memory)
+        logp = torch.log_softmax(logits.float(), -1)                        # (n*K, V)
         V = logp.size(1)
         cand = (scores.view(n * K, 1) + logp).view(n, K * V)
         top_s, top_i = cand.topk(2 * K, dim=1)                              # (n, 2K)
