@@ -60,6 +60,9 @@ class Stepper:
             mats["query"] = dec.attention.query_weight()
         self.ops: dict[str, Callable] = {}
         self.report: dict[str, dict] = {}
+        self.dense = kernels == "dense"
+        if self.dense:           # the plain path: nothing to measure or convert
+            return
         with torch.inference_mode():
             for name, w in mats.items():
                 w = w.detach()
@@ -74,7 +77,6 @@ class Stepper:
                 self.ops[name] = _sparse(w) if choice == "sparse" else _dense(w)
                 entry["kernel"] = choice
                 self.report[name] = entry
-        self.dense = kernels == "dense"
 
     @staticmethod
     def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
