@@ -1,0 +1,46 @@
+"""Record the quality bar: BLEU/chrF of a trained run on test_2016_flickr (beam 5).
+
+Usage: python benchmarks/quality.py RUNDIR [--command "the training command"]
+Writes benchmarks/results/quality.json:
+{"preset", "direction", "split", "beam", "bleu", "chrf", "train_wall_s", "epochs", "command", "signature", ...}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from nmtprune.api import evaluate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run")
+    ap.add_argument("--split", default="test_2016_flickr")
+    ap.add_argument("--beam", type=int, default=5)
+    ap.add_argument("--command", default="nmtprune train work/prep --preset small --out runs/small")
+    a = ap.parse_args()
+    run = Path(a.run)
+    cfg = json.loads((run / "config.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    log = (run / "log.csv").read_text().splitlines()
+    r = evaluate(run, a.split, beam=a.beam)
+    val = evaluate(run, "val", beam=a.beam,
+                   out_dir=str(run / "val-eval"))
+    prep = json.loads((Path(cfg["prep"]) / "prep.json").read_text())["config"]
+    result = {"preset": cfg["preset"], "direction": f"{prep['src']}-{prep['tgt']}", "split": a.split,
+              "beam": a.beam, "bleu": r["bleu"], "chrf": r["chrf"], "test_ppl": r["ppl"],
+              "val_bleu": val["bleu"], "val_ppl": val["ppl"], "best_valid_ppl": summary["best_valid_ppl"],
+              "train_wall_s": summary["wall_s"], "epochs": summary["epochs"], "steps": summary["steps"],
+              "stopped": summary["stopped"], "command": a.command, "signature": r["signature"],
+              "epoch_log": log}
+    out = Path(__file__).parent / "results" / "quality.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{a.split} beam {a.beam}: BLEU {r['bleu']} chrF {r['chrf']} (val BLEU {val['bleu']}, "
+          f"val ppl {val['ppl']:.2f}); {summary['epochs']} epochs in {summary['wall_s'] / 60:.1f} min")
+    print(json.dumps({k: v for k, v in result.items() if k != "epoch_log"}))
+
+
+if __name__ == "__main__":
+    main()
