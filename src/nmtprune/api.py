@@ -189,11 +189,14 @@ def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str 
 
 
 def retrain_config(preset: str | None, overrides: dict | None) -> TrainConfig:
-    """See et al.'s recipe: the preset's settings with a quarter of the learning
-    rate (SGD: half) and a short schedule; any key can be overridden."""
+    """After See et al.: the preset's settings with a short schedule (4 epochs); SGD
+    restarts at half the learning rate, as theirs did. Adam keeps the preset's rate:
+    its fresh moments already make the first steps small, and on the `small` model
+    a quarter of the rate recovered 4.6x slower (valid ppl 143 vs 31 after 2
+    epochs at 80% class-blind). Any key can be overridden."""
     base = get_preset(preset if preset in ("tiny", "small", "paper") else "small").train
     d = dataclasses.asdict(base)
-    d.update(lr=base.lr * (0.5 if base.optimizer == "sgd" else 0.25), epochs=4, max_minutes=0.0,
+    d.update(lr=base.lr * (0.5 if base.optimizer == "sgd" else 1.0), epochs=4, max_minutes=0.0,
              early_stop=2, sgd_decay_start=1)
     d.update(overrides or {})
     return from_dict(TrainConfig, d, "retrain config").validate()
