@@ -28,23 +28,33 @@ def _chunks(src: Source) -> Iterable[torch.Tensor]:
         yield fn(c) if fn is not None else c
 
 
-def _count_and_gather(sources: list[Source], lo: float, hi: float):
-    """Counts of values < lo, == lo, == hi, <= hi and the values strictly inside (lo, hi)."""
+def _count_and_gather(sources: list[Source], lo: float, hi: float, expect: int = 0):
+    """Counts of values < lo, == lo, == hi, <= hi and the values strictly inside (lo, hi).
+
+    The inside values go into one preallocated buffer (sized from the sample's
+    estimate, grown if needed): keeping many small per-chunk tensors alive
+    between the freed chunk temporaries fragments the heap, which once cost more
+    memory than the scores themselves.
+    """
     lt_lo = eq_lo = le_hi = eq_hi = 0
-    inside = []
+    inside = torch.empty(max(expect, 1024))
+    pos = 0
     for src in sources:
         for c in _chunks(src):
             lt_lo += int((c < lo).sum())
             le_hi += int((c <= hi).sum())
-            if lo == hi:
-                eq_lo += int((c == lo).sum())
-            else:
-                eq_lo += int((c == lo).sum())
+            eq_lo += int((c == lo).sum())
+            if lo != hi:
                 eq_hi += int((c == hi).sum())
                 sel = c[(c > lo) & (c < hi)]
-                if sel.numel():
-                    inside.append(sel.float())
-    return lt_lo, eq_lo, le_hi, eq_hi, (torch.cat(inside) if inside else torch.empty(0))
+                k = sel.numel()
+                if pos + k > inside.numel():
+                    grown = torch.empty(max(2 * inside.numel(), pos + k))
+                    grown[:pos] = inside[:pos]
+                    inside = grown
+                inside[pos:pos + k] = sel
+                pos += k
+    return lt_lo, eq_lo, le_hi, eq_hi, inside[:pos]
 
 
 def _sample(sources: list[Source], total: int, size: int) -> torch.Tensor:
@@ -76,8 +86,9 @@ def kth_smallest(sources: list[Source], k: int) -> tuple[float, int]:
         lo = -math.inf
     if hi_i == m - 1:
         hi = math.inf
+    expect = int((hi_i - lo_i + 1) / m * total * 1.5) + CHUNK
     for _ in range(3):
-        lt_lo, eq_lo, le_hi, eq_hi, inside = _count_and_gather(sources, lo, hi)
+        lt_lo, eq_lo, le_hi, eq_hi, inside = _count_and_gather(sources, lo, hi, expect)
         if lt_lo < k <= lt_lo + eq_lo:
             return lo, k - lt_lo
         if lo != hi and lt_lo + eq_lo < k <= le_hi:
@@ -89,9 +100,9 @@ def kth_smallest(sources: list[Source], k: int) -> tuple[float, int]:
             return hi, k - (le_hi - eq_hi)
         # The sample missed (heavy ties or bad luck): widen to everything on the k side.
         if k <= lt_lo:
-            lo, hi = -math.inf, lo
+            lo, hi, expect = -math.inf, lo, lt_lo
         else:
-            lo, hi = hi, math.inf
+            lo, hi, expect = hi, math.inf, total - le_hi
     raise RuntimeError("selection did not converge")  # unreachable: the last pass spans all values
 
 
