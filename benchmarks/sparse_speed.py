@@ -24,7 +24,7 @@ from nmtprune.data import Prepared
 from nmtprune.kernels import Stepper, _dense, _sparse, _time
 from nmtprune.metrics import bleu_chrf
 from nmtprune.prune import prune
-from nmtprune.translate import translate_lines
+from nmtprune.translation import translate_lines
 
 
 def cutover(shapes, rows: int) -> dict:

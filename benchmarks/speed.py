@@ -36,7 +36,7 @@ def ours(steps: int, work: Path) -> dict:
     from nmtprune.checkpoint import load_checkpoint
     from nmtprune.data import Prepared
     from nmtprune.metrics import bleu_chrf
-    from nmtprune.translate import translate_lines
+    from nmtprune.translation import translate_lines
     prep = work / "prep-joint8k"
     if not (prep / "prep.json").is_file():
         nmtprune.prepare(prep, DATA, "de", "en", joint=True, vocab_size=8000, log=lambda m: None)

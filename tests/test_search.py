@@ -4,7 +4,7 @@ import torch
 from nmtprune.batching import pad_sources
 from nmtprune.model import build_model
 from nmtprune.search import beam_search, greedy_search
-from nmtprune.translate import translate_ids
+from nmtprune.translation import translate_ids
 
 from conftest import tiny_config
 

@@ -114,3 +114,10 @@ def test_resume_after_sigkill_matches_uninterrupted_run(prep_dir, tmp_path):
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
     assert load_file(str(full / "model.safetensors")).keys() == load_file(str(killed / "model.safetensors")).keys()
+
+
+def test_package_level_api_names_are_the_functions():
+    import nmtprune
+    import nmtprune.api  # noqa: F401  (importing every submodule must not shadow the API)
+    for name in ("prepare", "train", "translate", "evaluate", "retrain"):
+        assert callable(getattr(nmtprune, name)), name

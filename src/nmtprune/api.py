@@ -22,8 +22,8 @@ from .metrics import bleu_chrf, perplexity
 from .model import build_model
 from .perf import tune_allocator
 from .distributed import barrier, init_from_env, is_main
-from .train import fit, load_state
-from .translate import translate_lines
+from .training import fit, load_state
+from .translation import translate_lines
 
 __all__ = ["prepare", "train", "translate", "evaluate", "retrain", "resolve_device"]
 
