@@ -68,6 +68,27 @@ def _check_resume(rundir: Path, run_cfg: dict) -> None:
             raise NmtpruneError(f"--resume: {k} differs from the run in {rundir}")
 
 
+def _prior_state(rundir: Path, run_cfg: dict, resume: bool) -> dict | None:
+    """The training state to resume from (None for a new run); refuses to overwrite a run."""
+    if resume:
+        if not (rundir / "config.json").is_file():
+            raise NmtpruneError(f"--resume: {rundir} holds no run to resume (no config.json)")
+        _check_resume(rundir, run_cfg)
+        return load_state(rundir)
+    if (rundir / "state.pt").exists() or (rundir / "config.json").exists():
+        raise NmtpruneError(f"{rundir} already holds a run; use --resume to continue it or another --out")
+    return None
+
+
+def _start_rundir(rundir: Path, run_cfg: dict, tok_files: dict[str, Path]) -> dict[str, str]:
+    """Create the run directory; rank 0 writes its config and tokenizers. Returns tokenizer names."""
+    ensure_writable_dir(rundir)
+    if not is_main():
+        return {s: p.name for s, p in tok_files.items()}
+    write_json(rundir / "config.json", run_cfg)
+    return copy_tokenizers(tok_files, rundir)
+
+
 def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = None,
           train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
           mask: str | None = None, init: str | None = None, snip: dict | None = None,
@@ -93,14 +114,7 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
     run_cfg = {"kind": "train", "preset": preset, "model": dataclasses.asdict(mcfg),
                "train": dataclasses.asdict(tcfg), "prep": str(prep.path.resolve()),
                "mask": str(Path(mask).resolve()) if mask else None, "snip": snip}
-    state = None
-    if resume:
-        if not (rundir / "config.json").is_file():
-            raise NmtpruneError(f"--resume: {rundir} holds no run to resume (no config.json)")
-        _check_resume(rundir, run_cfg)
-        state = load_state(rundir)
-    elif (rundir / "state.pt").exists() or (rundir / "config.json").exists():
-        raise NmtpruneError(f"{rundir} already holds a run; use --resume to continue it or another --out")
+    state = _prior_state(rundir, run_cfg, resume)
     dev = init_from_env(resolve_device(device))
     barrier()          # every rank has checked the run directory before rank 0 writes to it
     model = build_model(mcfg, seed=tcfg.seed)
@@ -115,12 +129,8 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
     elif snip is not None:
         from .checkpoint import masks_path, MODEL_FILE
         masks = load_masks(masks_path(rundir / MODEL_FILE))
-    ensure_writable_dir(rundir)
     tok_files = {s: prep.path / prep.meta["tokenizers"][s] for s in ("src", "tgt")}
-    tokenizers = {s: p.name for s, p in tok_files.items()}
-    if is_main():
-        write_json(rundir / "config.json", run_cfg)
-        tokenizers = copy_tokenizers(tok_files, rundir)
+    tokenizers = _start_rundir(rundir, run_cfg, tok_files)
     info = {"src_lang": prep.cfg.src, "tgt_lang": prep.cfg.tgt, "preset": preset}
     summary = fit(model, train_c, valid_c, tcfg, rundir, tokenizers, str(prep.path.resolve()), masks,
                   dev, state, info, progress, log)
@@ -219,20 +229,9 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     rundir = Path(out)
     run_cfg = {"kind": "retrain", "source": str(ck.path.resolve()), "model": dataclasses.asdict(ck.model.cfg),
                "train": dataclasses.asdict(tcfg), "prep": str(prep.path.resolve()), "mask": None, "snip": None}
-    state = None
-    if resume:
-        if not (rundir / "config.json").is_file():
-            raise NmtpruneError(f"--resume: {rundir} holds no run to resume (no config.json)")
-        _check_resume(rundir, run_cfg)
-        state = load_state(rundir)
-    elif (rundir / "state.pt").exists() or (rundir / "config.json").exists():
-        raise NmtpruneError(f"{rundir} already holds a run; use --resume to continue it or another --out")
+    state = _prior_state(rundir, run_cfg, resume)
     barrier()
-    ensure_writable_dir(rundir)
-    tokenizers = {s: p.name for s, p in ck.tokenizer_files.items()}
-    if is_main():
-        write_json(rundir / "config.json", run_cfg)
-        tokenizers = copy_tokenizers(ck.tokenizer_files, rundir)
+    tokenizers = _start_rundir(rundir, run_cfg, ck.tokenizer_files)
     info = {**ck.info, "retrained_from": str(ck.path)}
     info.pop("epoch", None)
     summary = fit(ck.model, prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split), tcfg, rundir,
