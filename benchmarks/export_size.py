@@ -10,7 +10,6 @@ Last line of stdout: {"dense_bytes", "dense_bleu", "rows": [{"sparsity", "values
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from nmtprune.api import evaluate
 from nmtprune.checkpoint import resolve
 from nmtprune.export import export
 from nmtprune.prune import prune
+from results_io import save_result
 
 
 def main() -> None:
@@ -47,10 +47,7 @@ def main() -> None:
             print(f"{x:>8.0%} {values:>6} {r['bytes'] / 1e6:>7.2f} {row['ratio']:>6.3f} "
                   f"{'' if bound is None else f'{bound:.3f}':>6} {bleu:>6}")
     result = {"checkpoint": str(dense_file), "dense_bytes": dense_bytes, "dense_bleu": dense_bleu, "rows": rows}
-    out = Path(__file__).parent / "results" / "export_size.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    save_result("export_size", result)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Last line: {"dense": {...}, "rows": [{"method", "sparsity", "retrained", "bleu",
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from nmtprune.prune import prune
 
 METHODS = [("magnitude", "class_blind"), ("magnitude", "class_uniform"), ("magnitude", "class_distribution"),
            ("random", "class_blind")]
+from results_io import save_result
 
 
 def main() -> None:
@@ -51,10 +51,7 @@ def main() -> None:
     print(f"{'magnitude/class_blind + retrain':<28} {0.8:>8.0%} {r['bleu']:>6} {r['chrf']:>6} {r['ppl']:>9.2f}")
     result = {"checkpoint": a.checkpoint, "split": a.split, "beam": 5, "dense": dense, "rows": rows,
               "signature": r["signature"]}
-    out = Path(__file__).parent / "results" / "prune_quality.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    save_result("prune_quality", result)
 
 
 if __name__ == "__main__":

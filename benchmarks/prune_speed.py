@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_io import save_result
+
 SIZES = {
     "small": dict(src_vocab=8000, tgt_vocab=8000, emb_dim=256, enc_hidden=256, enc_layers=2, dec_hidden=256,
                   dec_layers=2, bidirectional=True),
@@ -118,10 +120,7 @@ def main() -> None:
         print(f"{size:<6} {r['params']:>12,} {r['ours_s']:>8.3f} {r['torch_s']:>8.3f} {r['speedup']:>7.1f}x "
               f"{r['peak_extra_mem_ratio']:>10.1%} {r['peak_working_mem_ratio']:>10.1%} "
               f"{r['torch_peak_extra_mem_ratio']:>11.1%}")
-    out = Path(__file__).parent / "results" / "prune_speed.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results))
+    save_result("prune_speed", results)
 
 
 if __name__ == "__main__":

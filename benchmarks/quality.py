@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from nmtprune.api import evaluate
+from results_io import save_result
 
 
 def main() -> None:
@@ -34,12 +35,9 @@ def main() -> None:
               "train_wall_s": summary["wall_s"], "epochs": summary["epochs"], "steps": summary["steps"],
               "stopped": summary["stopped"], "command": a.command, "signature": r["signature"],
               "epoch_log": log}
-    out = Path(__file__).parent / "results" / "quality.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{a.split} beam {a.beam}: BLEU {r['bleu']} chrF {r['chrf']} (val BLEU {val['bleu']}, "
           f"val ppl {val['ppl']:.2f}); {summary['epochs']} epochs in {summary['wall_s'] / 60:.1f} min")
-    print(json.dumps({k: v for k, v in result.items() if k != "epoch_log"}))
+    save_result("quality", result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Last line: {"sparsity", "dense_sent_per_s", "sparse_sent_per_s", "speedup", "sam
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from nmtprune.kernels import Stepper, _dense, _sparse, _time
 from nmtprune.metrics import bleu_chrf
 from nmtprune.prune import prune
 from nmtprune.translation import translate_lines
+from results_io import save_result
 
 
 def cutover(shapes, rows: int) -> dict:
@@ -83,10 +83,7 @@ def main() -> None:
         print(f"{name:<10} {'x'.join(map(str, e['shape'])):>10} {e['density']:>8.3f} {e['kernel']:>7}")
     for shape, c in result["cutover"].items():
         print(f"cut-over {shape}: sparse wins from {c['cutover_sparsity']}")
-    out = Path(__file__).parent / "results" / "sparse_speed.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    save_result("sparse_speed", result)
 
 
 if __name__ == "__main__":

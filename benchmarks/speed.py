@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_io import save_result
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "multi30k"
 PEER = ROOT.parent / "shared" / "peers" / "opennmt" / "run.sh"
@@ -94,10 +96,7 @@ def main() -> None:
         pv = result.get("peer", {}).get(pk, "-")
         ratio = f"{result['ratios'][rk]:.2f}x" if rk and "ratios" in result else ""
         print(f"{label:<22} {result[k]:>10} {pv:>11} {ratio:>7}")
-    out = ROOT / "benchmarks" / "results" / "speed.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    save_result("speed", result)
 
 
 if __name__ == "__main__":

@@ -134,14 +134,13 @@ def fig_attention(runs, out, s, study: Path):
         return None
     models = [("dense", study / "baseline-seed0"),
               (f"{s['sparsity']:.0%} pruned + retrained", study / "runs" / rs[0]["id"] / "retrained")]
+    prep = Prepared(study / "prep")
+    split = prep.load("test_2016_flickr" if "test_2016_flickr" in prep.splits else prep.cfg.valid_split)
+    src_ids = split.src[s["sentence"]].tolist()
+    src, lens = pad_sources([src_ids])
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     for ax, (label, path) in zip(axes, models):
         ck = load_checkpoint(path)
-        cfg_split = json.loads((study / "prep" / "prep.json").read_text())["config"]
-        split = Prepared(study / "prep").load("test_2016_flickr" if "test_2016_flickr" in
-                                              Prepared(study / "prep").splits else cfg_split["valid_split"])
-        src_ids = split.src[s["sentence"]].tolist()
-        src, lens = pad_sources([src_ids])
         hyp = greedy_search(ck.model, src, lens)[0]
         tgt = torch.tensor([hyp + [EOS]])
         tin = torch.cat([torch.tensor([[BOS]]), tgt[:, :-1]], 1)
