@@ -1,6 +1,8 @@
 """Beam-5 translation speed of a 90%-pruned model: sparse (CSR) vs dense kernels.
 
-Prunes CKPT (class-blind magnitude) to --sparsity, then translates
+Prunes CKPT (class-blind magnitude) to --sparsity (default 0.9) unless CKPT
+already has a mask (e.g. a pruned and retrained model: its sparsity is used as
+it is), then translates
 test_2016_flickr with beam 5 using dense kernels and using --kernels (auto:
 measured per matrix), same model, alternating runs, best of --repeat. Also
 measures, per decoding matrix shape, the sparsity at which CSR starts to beat
@@ -22,7 +24,7 @@ from nmtprune.checkpoint import load_checkpoint
 from nmtprune.data import Prepared
 from nmtprune.kernels import Stepper, _dense, _sparse, _time
 from nmtprune.metrics import bleu_chrf
-from nmtprune.prune import prune
+from nmtprune.prune import inspect, prune
 from nmtprune.translation import translate_lines
 from results_io import save_result
 
@@ -48,15 +50,21 @@ def cutover(shapes, rows: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
-    ap.add_argument("--sparsity", type=float, default=0.9)
+    ap.add_argument("--sparsity", type=float, default=None,
+                    help="prune to this (default 0.9); not allowed for an already-pruned CKPT")
     ap.add_argument("--kernels", default="auto")
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=2)
     a = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sparse-bench-"))
-    prune(a.checkpoint, "magnitude", "class_blind", a.sparsity, work / "p")
-    ck = load_checkpoint(work / "p")
+    ck = load_checkpoint(a.checkpoint)
+    if ck.masks is None:
+        work = Path(tempfile.mkdtemp(prefix="sparse-bench-"))
+        prune(a.checkpoint, "magnitude", "class_blind", a.sparsity or 0.9, work / "p")
+        ck = load_checkpoint(work / "p")
+    elif a.sparsity is not None:
+        raise SystemExit(f"{a.checkpoint} is already pruned; drop --sparsity")
+    sparsity = inspect(ck.path, sizes=False)["sparsity"]
     test = Prepared(ck.prep).load("test_2016_flickr")
     times = {"dense": [], a.kernels: []}
     outs = {}
@@ -70,7 +78,7 @@ def main() -> None:
     d, s = n / min(times["dense"]), n / min(times[a.kernels])
     plan = Stepper(ck.model, a.kernels, rows=a.batch_size * a.beam).report
     shapes = sorted({tuple(e["shape"]) for e in plan.values()})
-    result = {"sparsity": a.sparsity, "kernels": a.kernels, "beam": a.beam, "sentences": n,
+    result = {"sparsity": round(sparsity, 4), "checkpoint": a.checkpoint, "kernels": a.kernels, "beam": a.beam, "sentences": n,
               "dense_sent_per_s": round(d, 1), "sparse_sent_per_s": round(s, 1), "speedup": round(s / d, 3),
               "same_output": outs["dense"] == outs[a.kernels],
               "bleu_dense": bleu_chrf(outs["dense"], test.raw_tgt)["bleu"],

@@ -45,6 +45,13 @@ def test_fp32_round_trip_is_bit_exact(pruned):
     assert pruned_export <= 0.2315 * pruned_dense
     assert sum(c["export_bytes"] for c in r["classes"].values()) == pruned_export + other
     assert inspect(pruned / "m.nmtz")["sparsity"] == pytest.approx(0.8, abs=1e-6)
+    # the tokenizer files unpacked for re-saving go away with the loaded checkpoint
+    tmp = b.tokenizer_files["src"].parent
+    assert tmp.is_dir() and tmp != pruned
+    del b
+    import gc
+    gc.collect()
+    assert not tmp.exists()
 
 
 @pytest.mark.parametrize("values, tol", [("fp16", 1e-3), ("int8", 2e-2)])

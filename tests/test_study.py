@@ -23,6 +23,7 @@ TINY_STUDY = {
     "scratch": {"max_steps": 3, "epochs": 1, "batch_tokens": 1500},
     "scoring": {"batches": 1, "batch_size": 4},
     "experiments": {
+        "headline": {"sparsities": [0.9]},
         "no_retrain": {"sparsities": [0.5, 0.9]},
         "retrain": {"sparsities": [0.9]},
         "class_share": {"compare_at": 0.9, "sparsities": [0.5]},
@@ -82,6 +83,35 @@ def test_rerun_skips_finished_runs(study, raw_dir):
     assert study_status(str(out))["done"] == len(before)
 
 
+def test_study_on_a_given_baseline_checkpoint(study, tmp_path):
+    out, _ = study
+    base = out / "baseline-seed0"
+    files_before = sorted(p.name for p in base.iterdir())
+    cfg = {**TINY_STUDY, "baseline": {"checkpoint": str(base)}, "experiments": {"headline": {"sparsities": [0.9]}}}
+    f = tmp_path / "given.yaml"
+    f.write_text(yaml.safe_dump(cfg))
+    new = tmp_path / "given"
+    run_study(None, str(new), str(f), progress=False)             # no --data: the checkpoint's prep is used
+    assert not (new / "prep").exists()
+    assert sorted(p.name for p in base.iterdir()) == files_before  # the user's run directory is untouched
+    old = {(r[0], r[1], r[2]): json.loads(r[3]) for r in sqlite3.connect(out / "study.db").execute(
+        "SELECT kind, sparsity, retrained, metrics FROM runs WHERE kind IN ('dense', 'prune') AND criterion "
+        "IS NOT 'random' AND json_extract(spec, '$.only_classes') IS NULL AND "
+        "(criterion IS NULL OR criterion='magnitude') AND (allocation IS NULL OR allocation='class_blind')")}
+    got = {(r[0], r[1], r[2]): json.loads(r[3]) for r in sqlite3.connect(new / "study.db").execute(
+        "SELECT kind, sparsity, retrained, metrics FROM runs")}
+    assert set(got) == {("dense", 0.0, 0), ("prune", 0.9, 0), ("prune", 0.9, 1)}
+    for key in (("dense", 0.0, 0), ("prune", 0.9, 0)):             # same model and evaluation: same numbers
+        assert got[key]["bleu"] == old[key]["bleu"] and got[key]["ppl"] == pytest.approx(old[key]["ppl"])
+    assert (new / "figures" / "fig0_headline.png").is_file()
+    with pytest.raises(NmtpruneError, match="one seed"):
+        run_study(None, str(tmp_path / "g2"), str(f), seeds=2, progress=False)
+    cfg["baseline"] = {"checkpoint": str(next((out / "runs").glob("*/pruned")))}
+    f.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(NmtpruneError, match="has a pruning mask"):
+        run_study(None, str(tmp_path / "g3"), str(f), progress=False)
+
+
 def test_report_rebuilds_from_store_alone(study, tmp_path):
     out, _ = study
     (out / "report.md").unlink()
@@ -126,9 +156,10 @@ def test_killed_study_resumes_without_redoing(raw_dir, tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("experiments: {pruning: {}}", "unknown experiment 'pruning'; valid: no_retrain, retrain"),
+    ("experiments: {pruning: {}}", "unknown experiment 'pruning'; valid: headline, no_retrain, retrain"),
     ("experiments: {no_retrain: {sparsity: [0.5]}}", "unknown key 'sparsity' in experiment 'no_retrain'"),
     ("model: {}\nexperiments: {no_retrain: {}}", "unknown key 'model'; valid: src, tgt"),
+    ("baseline: {ckpt: x}\nexperiments: {no_retrain: {}}", "unknown key 'ckpt' in baseline; valid: preset"),
     ("experiments: [oops", "not valid YAML"),
 ])
 def test_bad_study_config(tmp_path, text, message):

@@ -74,7 +74,8 @@ def _inspect(sub):
 def _study(sub):
     sub.add_argument("--config", help="study YAML (see presets/quick.yaml for every key)")
     sub.add_argument("--preset", default="quick", help="quick | full (when no --config)")
-    sub.add_argument("--data", help="raw data directory (Multi30k layout)")
+    sub.add_argument("--data", help="raw data directory (Multi30k layout); not needed when the config "
+                     "names a baseline.checkpoint")
     sub.add_argument("--out", required=True, help="study directory")
     sub.add_argument("--seeds", type=_num(int), default=1)
     sub.add_argument("--force", action="store_true", help="reuse a study directory made with another config")
@@ -83,13 +84,10 @@ def _study(sub):
     sub.add_argument("--quiet", action="store_true")
 
     def run(a):
-        from .errors import NmtpruneError
         from .study import command_line, run_study, study_status
         if a.status:
             print(json.dumps(study_status(a.out)))
             return
-        if not a.data:
-            raise NmtpruneError("study: --data DIR is required (the raw parallel corpus)")
         out = run_study(a.data, a.out, a.config, a.preset, a.seeds, a.device, a.force, not a.quiet,
                         command_line(sys.argv[1:]))
         print(out / "report.html")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
+import shutil
 import struct
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -168,5 +170,9 @@ def load_nmtz(path, device="cpu") -> Checkpoint:
         files[side] = tmp / t["name"]
         files[side].write_bytes(data)
         toks[side] = WordTokenizer(json.loads(data)) if t["name"].endswith(".words.json") else SpmTokenizer(data)
-    return Checkpoint(model, Path(path), toks["src"], toks["tgt"], header.get("prep"), header.get("info", {}),
-                      {k: v.to(device) for k, v in masks.items()} or None, files)
+    ck = Checkpoint(model, Path(path), toks["src"], toks["tgt"], header.get("prep"), header.get("info", {}),
+                    {k: v.to(device) for k, v in masks.items()} or None, files)
+    # The tokenizer files exist only so a loaded .nmtz can be re-saved (prune, retrain);
+    # they go away with the checkpoint object (or at exit) instead of piling up in /tmp.
+    weakref.finalize(ck, shutil.rmtree, tmp, True)
+    return ck

@@ -11,6 +11,29 @@ from .figures import LABELS, _plot, _save, curve, dense_value, plt, select
 ENC_MATRIX, DEC_MATRIX = "encoder.lstm.weight_hh_l0", "decoder.layers.0.weight_hh"
 
 
+def fig_headline(runs, out, s):
+    """Dense vs class-blind magnitude pruning at each sparsity, without and with retraining."""
+    dense = dense_value(runs, "bleu")
+    rows = []
+    for x in s["sparsities"]:
+        for rt in (False, True):
+            _, y, sd = curve(runs, "bleu", kind="prune", criterion="magnitude", allocation="class_blind",
+                             retrained=rt, sparsity=x)
+            _, p, _ = curve(runs, "ppl", kind="prune", criterion="magnitude", allocation="class_blind",
+                            retrained=rt, sparsity=x)
+            if len(y):
+                rows.append((f"{x:.0%}{' + retrain' if rt else ''}", y[0], sd[0], p[0]))
+    if dense is None or not rows:
+        return None
+    labels = ["dense"] + [r[0] for r in rows]
+    fig, ax = plt.subplots(figsize=(1.4 * len(labels) + 2, 3.5))
+    _bars(ax, labels, [dense] + [r[1] for r in rows], [0.0] + [r[2] for r in rows], "BLEU")
+    nums = "; ".join(f"{l}: BLEU {b:.2f}, ppl {p:.2f}" for l, b, _, p in rows)
+    return _save(fig, out, "fig0_headline.png"), (
+        f"Headline: class-blind magnitude pruning of the dense baseline (BLEU {dense:.2f}, ppl "
+        f"{dense_value(runs, 'ppl'):.2f}), without and with retraining. {nums}.")
+
+
 def fig_mask_heatmaps(runs, out, s, study: Path):
     from .masks import load_masks
     found = []

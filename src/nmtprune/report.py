@@ -16,6 +16,7 @@ from .store import Store
 
 # experiment -> (figure function, needs the study directory)
 FIGURES = {
+    "headline": (G.fig_headline, False),
     "no_retrain": (F.fig_no_retrain, False), "retrain": (F.fig_retrain, False),
     "class_share": (F.fig_class_share, False), "sensitivity": (F.fig_sensitivity, False),
     "max_pruned": (F.fig_max_pruned, False), "mask_heatmaps": (G.fig_mask_heatmaps, True),

@@ -45,6 +45,28 @@ def _baseline(cfg: dict, prep: Path, out: Path, seed: int, device: str, progress
     return rundir
 
 
+def _given_baseline(spec: str, out: Path) -> tuple[Path, Path]:
+    """Copy an already-trained dense checkpoint in as ``baseline-seed0``; returns (its prep, its run dir).
+
+    Copied (not referenced) so the study's evaluation files never land in the
+    user's own run directory; the prepared data is the checkpoint's own.
+    """
+    from .checkpoint import MODEL_FILE, copy_tokenizers, load_checkpoint, save_checkpoint
+    rundir = out / "baseline-seed0"
+    ck = load_checkpoint(spec)
+    if ck.masks is not None:
+        raise NmtpruneError(f"baseline.checkpoint {spec}: has a pruning mask; the study needs a dense baseline")
+    if not ck.prep or not (Path(ck.prep) / "prep.json").is_file():
+        raise NmtpruneError(f"baseline.checkpoint {spec}: its prepared data {ck.prep!r} is missing "
+                            "(the study evaluates on it and trains sparse models on it)")
+    if not (rundir / "summary.json").is_file():
+        rundir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(rundir / MODEL_FILE, ck.model, copy_tokenizers(ck.tokenizer_files, rundir), ck.prep,
+                        ck.info)
+        write_json(rundir / "summary.json", {"from_checkpoint": str(Path(spec).resolve())})
+    return Path(ck.prep), rundir
+
+
 def _evaluate(ckpt_dir: Path, cfg: dict, spec: dict, device: str) -> dict:
     from .api import evaluate
     from .checkpoint import load_checkpoint
@@ -121,7 +143,7 @@ def _open_store(out: Path, cfg_hash: str, force: bool) -> Store:
     return store
 
 
-def run_study(data: str, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
+def run_study(data: str | None, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
               device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None) -> Path:
     """Run (or resume) a whole study and write its report. Returns the study directory."""
     from .api import prepare
@@ -141,12 +163,22 @@ def run_study(data: str, out: str, config: str | None = None, preset: str | None
     store.set_meta("seeds", str(seeds))
     stages = json.loads(store.get_meta("stages") or "{}")
     t0 = time.time()
-    prep = out / "prep"
-    if not (prep / "prep.json").is_file():
-        prepare(prep, data, cfg["src"], cfg["tgt"], log=_log, **cfg["prepare"])
-    stages["prepare"] = stages.get("prepare", 0) + time.time() - t0
-    t0 = time.time()
-    baselines = [_baseline(cfg, prep, out, s, device, progress) for s in range(seeds)]
+    given = cfg["baseline"].get("checkpoint")
+    if given:
+        if seeds != 1:
+            raise NmtpruneError(f"--seeds {seeds}: a study on a given baseline.checkpoint has one seed")
+        prep, baselines = _given_baseline(given, out)
+        baselines = [baselines]
+    else:
+        if not data:
+            raise NmtpruneError("study: --data DIR is required (the raw parallel corpus), "
+                                "unless the config names a baseline.checkpoint")
+        prep = out / "prep"
+        if not (prep / "prep.json").is_file():
+            prepare(prep, data, cfg["src"], cfg["tgt"], log=_log, **cfg["prepare"])
+        stages["prepare"] = stages.get("prepare", 0) + time.time() - t0
+        t0 = time.time()
+        baselines = [_baseline(cfg, prep, out, s, device, progress) for s in range(seeds)]
     stages["baseline"] = stages.get("baseline", 0) + time.time() - t0
     store.set_meta("stages", json.dumps(stages))
     classes = list(prunable_classes(load_checkpoint(baselines[0]).model))

@@ -29,6 +29,10 @@ def _run(kind: str, criterion: str | None = None, allocation: str | None = None,
             "snip_batches": snip_batches}
 
 
+def plan_headline(s):
+    return [_run("prune", "magnitude", "class_blind", x, rt) for x in s["sparsities"] for rt in (False, True)]
+
+
 def plan_no_retrain(s):
     return [_run("prune", c, a, x) for c, a in METHODS for x in s["sparsities"]]
 
@@ -96,6 +100,7 @@ def plan_attention(s):
 
 # name: (planner, default settings, needs the weight classes)
 EXPERIMENTS = {
+    "headline": (plan_headline, {"sparsities": [0.8, 0.9]}, False),
     "no_retrain": (plan_no_retrain, {"sparsities": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]}, False),
     "retrain": (plan_retrain, {"sparsities": [0.5, 0.6, 0.7, 0.8, 0.9], "init": "uniform"}, False),
     "class_share": (plan_class_share, {"compare_at": 0.9, "sparsities": [0.5, 0.8]}, False),
@@ -111,7 +116,9 @@ EXPERIMENTS = {
     "attention": (plan_attention, {"sparsity": 0.9, "sentence": 0}, False),
 }
 
-TOP_KEYS = {"src": "de", "tgt": "en", "prepare": {}, "baseline": {"preset": "small", "model": {}, "train": {}},
+# baseline.checkpoint: an already-trained dense checkpoint to prune instead of training one (one seed).
+TOP_KEYS = {"src": "de", "tgt": "en", "prepare": {},
+            "baseline": {"preset": "small", "model": {}, "train": {}, "checkpoint": None},
             "evaluation": {"split": "test_2016_flickr", "beam": 5, "batch_size": 64},
             "retrain": {}, "scratch": {}, "scoring": {"batches": 1, "batch_size": 64}, "experiments": {}}
 
@@ -139,6 +146,11 @@ def load_config(path: str | Path | None = None, preset: str | None = None) -> di
         if k not in TOP_KEYS:
             raise NmtpruneError(f"{where}: unknown key {k!r}; valid: {', '.join(TOP_KEYS)}")
         cfg[k] = {**cfg[k], **v} if isinstance(cfg[k], dict) and isinstance(v, dict) else v
+    if not isinstance(cfg["baseline"], dict):
+        raise NmtpruneError(f"{where}: baseline is a mapping (preset, model, train, checkpoint)")
+    for k in cfg["baseline"]:
+        if k not in TOP_KEYS["baseline"]:
+            raise NmtpruneError(f"{where}: unknown key {k!r} in baseline; valid: {', '.join(TOP_KEYS['baseline'])}")
     exps = {}
     for name, settings in (raw.get("experiments") or {}).items():
         if name not in EXPERIMENTS:
