@@ -7,7 +7,8 @@ method runs in a fresh process on the same seeded weights:
 - torch: torch.nn.utils.prune.global_unstructured(..., L1Unstructured, amount=0.8)
   over the same weight matrices.
 Peak extra memory is the rise of the process's peak RSS (VmHWM, reset just
-before the call) above the RSS with the model built; the masks a method returns
+before the call and read just after it, before anything else allocates) above
+the RSS with the model built; the masks a method returns
 are part of it (ours: bool, 1 byte per weight = 25% of fp32 weights; torch: fp32
 masks plus a weight_orig copy of every pruned weight). We also report our
 working memory without the returned masks.
@@ -68,17 +69,18 @@ def worker(size: str, method: str) -> dict:
     t0 = time.perf_counter()
     if method == "ours":
         masks = compute_masks(model, "magnitude", "class_blind", 0.8)
+        seconds, peak = time.perf_counter() - t0, _rss_kib("VmHWM:")
         out_bytes = sum(m.numel() * m.element_size() for m in masks.values())
-        pruned = sum(int((~m).sum()) for m in masks.values())
+        pruned = sum(m.numel() - int(m.count_nonzero()) for m in masks.values())
     else:
         import torch.nn.utils.prune as tp
         mods = dict(model.named_modules())
         targets = [(mods[n.rsplit(".", 1)[0]], n.rsplit(".", 1)[1]) for n in names]
         tp.global_unstructured(targets, pruning_method=tp.L1Unstructured, amount=0.8)
+        seconds, peak = time.perf_counter() - t0, _rss_kib("VmHWM:")
         out_bytes = sum(getattr(m, f"{a}_mask").numel() * 4 * 2 for m, a in targets)   # mask + weight_orig
-        pruned = sum(int((getattr(m, f"{a}_mask") == 0).sum()) for m, a in targets)
-    seconds = time.perf_counter() - t0
-    peak = _rss_kib("VmHWM:")
+        pruned = sum(getattr(m, f"{a}_mask").numel() - int(getattr(m, f"{a}_mask").count_nonzero())
+                     for m, a in targets)
     extra = max(0, peak - base) * 1024
     return {"seconds": seconds, "params": n_params, "param_bytes": param_bytes, "peak_extra_bytes": extra,
             "output_bytes": out_bytes, "pruned": pruned}

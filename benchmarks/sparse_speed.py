@@ -78,7 +78,8 @@ def main() -> None:
     d, s = n / min(times["dense"]), n / min(times[a.kernels])
     plan = Stepper(ck.model, a.kernels, rows=a.batch_size * a.beam).report
     shapes = sorted({tuple(e["shape"]) for e in plan.values()})
-    result = {"sparsity": round(sparsity, 4), "checkpoint": a.checkpoint, "kernels": a.kernels, "beam": a.beam, "sentences": n,
+    result = {"sparsity": round(sparsity, 4), "checkpoint": a.checkpoint, "kernels": a.kernels, "beam": a.beam,
+              "sentences": n,
               "dense_sent_per_s": round(d, 1), "sparse_sent_per_s": round(s, 1), "speedup": round(s / d, 3),
               "same_output": outs["dense"] == outs[a.kernels],
               "bleu_dense": bleu_chrf(outs["dense"], test.raw_tgt)["bleu"],

@@ -8,8 +8,13 @@ the same number of steps on Multi30k de-en, then translates test_2016_flickr
 (1,000 sentences, batch 32) with beam 1 and beam 5; translation time excludes
 model loading, as the peer's `-report_time` does.
 
-Usage: python benchmarks/speed.py [--steps 200] [--no-peer]
-Last line of stdout: {"train_tgt_tok_per_s", "beam1_sent_per_s", "beam5_sent_per_s", "peer": {...}, "ratios": {...}}
+Ours runs twice: fp32 (the top-level figures and `ratios`, like for like with
+the peer, which runs fp32 on CPU) and bf16 (`--precision bf16` training under
+bfloat16 autocast, `--kernels bf16` decoding; under `bf16` and `ratios_bf16`).
+
+Usage: python benchmarks/speed.py [--steps 200] [--no-peer] [--precisions fp32,bf16]
+Last line of stdout: {"train_tgt_tok_per_s", "beam1_sent_per_s", "beam5_sent_per_s", "peer": {...}, "ratios": {...},
+"bf16": {...}, "ratios_bf16": {...}}
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ PEER_TRAIN = {"optimizer": "adam", "lr": 1e-3, "clip": 5.0, "batch_tokens": 4096
               "epochs": 1000, "max_minutes": 0.0, "early_stop": 0, "patience": 1000}
 
 
-def ours(steps: int, work: Path) -> dict:
+def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
     import nmtprune
     from nmtprune.checkpoint import load_checkpoint
     from nmtprune.data import Prepared
@@ -42,10 +47,11 @@ def ours(steps: int, work: Path) -> dict:
     prep = work / "prep-joint8k"
     if not (prep / "prep.json").is_file():
         nmtprune.prepare(prep, DATA, "de", "en", joint=True, vocab_size=8000, log=lambda m: None)
-    run = work / "run"
+    run = work / f"run-{precision}"
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.time()
-    nmtprune.train(prep, run, "small", PEER_ARCH, {**PEER_TRAIN, "max_steps": steps}, progress=False,
+    nmtprune.train(prep, run, "small", PEER_ARCH, {**PEER_TRAIN, "max_steps": steps, "precision": precision},
+                   progress=False,
                    log=lambda m: print(m, file=sys.stderr))
     wall = time.time() - t0
     hist = [l.split(",") for l in (run / "log.csv").read_text().splitlines()[1:]]
@@ -54,10 +60,11 @@ def ours(steps: int, work: Path) -> dict:
     tok_s = sum(s * float(h[5]) for s, h in zip(steps_in, hist)) / sum(steps_in)
     ck = load_checkpoint(run)
     test = Prepared(prep).load("test_2016_flickr")
-    out = {"steps": steps, "train_wall_s": round(wall, 1), "train_tgt_tok_per_s": round(tok_s)}
+    out = {"precision": precision, "steps": steps, "train_wall_s": round(wall, 1), "train_tgt_tok_per_s": round(tok_s)}
     for beam in (1, 5):
         t = time.perf_counter()
-        hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, test.raw_src, beam=beam, batch_size=32)
+        hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, test.raw_src, beam=beam, batch_size=32,
+                               kernels="bf16" if precision == "bf16" else "dense")
         secs = time.perf_counter() - t
         out[f"beam{beam}_sent_per_s"] = round(len(hyps) / secs, 1)
         out[f"bleu_beam{beam}"] = bleu_chrf(hyps, test.raw_tgt)["bleu"]
@@ -75,27 +82,39 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--work", default=str(ROOT / "benchmarks" / ".work"))
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
-    result = ours(a.steps, work)
+    precs = a.precisions.split(",")
+    runs = {p: ours(a.steps, work, p) for p in precs}
+    result = dict(runs[precs[0]])
+    for p in precs[1:]:
+        result[p] = runs[p]
     if not a.no_peer:
-        p = peer(a.steps)
-        result["peer"] = p
-        result["ratios"] = {
-            "train": round(result["train_tgt_tok_per_s"] / p["train_tgt_tok_per_s_median"], 2),
-            "beam1": round(result["beam1_sent_per_s"] / p["beam1_sent_per_s"], 2),
-            "beam5": round(result["beam5_sent_per_s"] / p["beam5_sent_per_s"], 2)}
-    print(f"{'':<22} {'nmtprune':>10} {'OpenNMT-py':>11} {'ratio':>7}")
+        peer_r = peer(a.steps)
+        result["peer"] = peer_r
+        for i, p in enumerate(precs):
+            r = runs[p]
+            result["ratios" if i == 0 else f"ratios_{p}"] = {
+                "train": round(r["train_tgt_tok_per_s"] / peer_r["train_tgt_tok_per_s_median"], 2),
+                "beam1": round(r["beam1_sent_per_s"] / peer_r["beam1_sent_per_s"], 2),
+                "beam5": round(r["beam5_sent_per_s"] / peer_r["beam5_sent_per_s"], 2)}
+    print(f"{'':<22} " + " ".join(f"{'ours ' + p:>10}" for p in precs) + f" {'OpenNMT-py':>11} "
+          + " ".join(f"{'ratio ' + p:>11}" for p in precs))
     rows = [("train tgt tok/s", "train_tgt_tok_per_s", "train_tgt_tok_per_s_median", "train"),
             ("beam 1 sent/s", "beam1_sent_per_s", "beam1_sent_per_s", "beam1"),
             ("beam 5 sent/s", "beam5_sent_per_s", "beam5_sent_per_s", "beam5"),
             ("BLEU beam 5", "bleu_beam5", "bleu_beam5", None)]
     for label, k, pk, rk in rows:
         pv = result.get("peer", {}).get(pk, "-")
-        ratio = f"{result['ratios'][rk]:.2f}x" if rk and "ratios" in result else ""
-        print(f"{label:<22} {result[k]:>10} {pv:>11} {ratio:>7}")
+        ratios = []
+        for i, p in enumerate(precs):
+            rr = result.get("ratios" if i == 0 else f"ratios_{p}")
+            ratios.append(f"{rr[rk]:.2f}x" if rk and rr else "")
+        print(f"{label:<22} " + " ".join(f"{runs[p][k]:>10}" for p in precs) + f" {pv:>11} "
+              + " ".join(f"{r:>11}" for r in ratios))
     save_result("speed", result)
 
 

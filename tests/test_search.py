@@ -3,7 +3,8 @@ import torch
 
 from nmtprune.batching import pad_sources
 from nmtprune.model import build_model
-from nmtprune.search import beam_search, greedy_search
+from nmtprune.kernels import Stepper
+from nmtprune.search import beam_search, greedy_search, top_candidates
 from nmtprune.translation import translate_ids
 
 from conftest import tiny_config
@@ -66,3 +67,37 @@ def test_output_length_is_bounded():
     for beam in (1, 3):
         out = beam_search(m, src, lens, beam=beam, max_len_a=2.0, max_len_b=3)
         assert [len(h) for h in out] == [9, 5]
+
+
+@pytest.mark.parametrize("n, K, V", [(3, 4, 50), (1, 5, 7), (2, 2, 3)])
+def test_top_candidates_equal_the_full_topk(n, K, V):
+    g = torch.Generator().manual_seed(n * 100 + K)
+    logp = torch.log_softmax(torch.randn(n * K, V, generator=g), -1)
+    scores = torch.randn(n, K, generator=g)
+    scores[0, 1:] = float("-inf")                      # first step: only beam 0 is live
+    want_s, want_i = (scores.view(-1, 1) + logp).view(n, K * V).topk(2 * K, dim=1)
+    got_s, got_i = top_candidates(logp, scores, 2 * K)
+    assert torch.equal(got_s, want_s)
+    finite = want_s > float("-inf")
+    assert torch.equal(got_i[finite], want_i[finite])
+
+
+@pytest.mark.parametrize("attention, input_feed", [("general", True), ("dot", False), ("concat", True)])
+@pytest.mark.parametrize("kernels, tol", [("sparse", 1e-5), ("bf16", 3e-2)])
+def test_stepper_kernels_match_the_training_step(attention, input_feed, kernels, tol):
+    m = build_model(tiny_config(attention=attention, input_feed=input_feed), seed=3).eval()
+    with torch.no_grad():                              # a pruned-looking model
+        for p in m.parameters():
+            p.mul_(torch.rand(p.shape) > 0.7)
+    src, lens = pad_sources(_sources(4, seed=5))
+    dense, other = Stepper(m, "dense"), Stepper(m, kernels, rows=8)
+    with torch.inference_mode():
+        memory, s1 = m.encode(src, lens)
+        s2, tokens = s1, torch.full((4,), 2)
+        for _ in range(5):
+            a, s1 = dense(tokens, s1, memory)
+            b, s2 = other(tokens, s2, memory)
+            assert (a - b).abs().max() <= tol * a.abs().max()
+            tokens = a.argmax(-1)
+    assert set(other.report) == {"layer0", "layer1", "attn_out", "out"}
+    assert all(e["kernel"] == kernels for e in other.report.values())

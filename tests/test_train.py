@@ -121,3 +121,21 @@ def test_package_level_api_names_are_the_functions():
     import nmtprune.api  # noqa: F401  (importing every submodule must not shadow the API)
     for name in ("prepare", "train", "translate", "evaluate", "retrain"):
         assert callable(getattr(nmtprune, name)), name
+
+
+def test_bf16_autocast_trains_like_fp32(prep_dir, tmp_path):
+    """precision=bf16 runs the step under bfloat16 autocast: same recipe, nearly the same
+    losses (fp32 weights and loss), fp32 validation perplexity, fp32 checkpoint."""
+    logs = {}
+    for prec in ("fp32", "bf16"):
+        train(prep_dir, tmp_path / prec, "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 25, "precision": prec},
+              progress=False, log=lambda m: None)
+        logs[prec] = (tmp_path / prec / "log.csv").read_text().splitlines()[1].split(",")
+        assert all(v.dtype == torch.float32 for v in load_file(tmp_path / prec / "model.safetensors").values()
+                   if v.is_floating_point())
+    loss32, loss16 = float(logs["fp32"][2]), float(logs["bf16"][2])
+    ppl32, ppl16 = float(logs["fp32"][3]), float(logs["bf16"][3])
+    assert loss16 == pytest.approx(loss32, rel=0.02) and ppl16 == pytest.approx(ppl32, rel=0.05)
+    assert loss16 != loss32                      # it really ran in bf16
+    with pytest.raises(NmtpruneError, match="precision"):
+        train(prep_dir, tmp_path / "bad", "tiny", TINY_MODEL, {"precision": "fp8"}, progress=False)

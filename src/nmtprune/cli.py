@@ -85,6 +85,7 @@ def _train_args(sub):
     sub.add_argument("--optimizer", help="adam | sgd")
     sub.add_argument("--seed", type=_num(int))
     sub.add_argument("--save-every", type=_num(int), help="also checkpoint every N steps")
+    sub.add_argument("--precision", help="fp32 | bf16 (bfloat16 autocast: faster on CPUs with AVX512-BF16)")
     sub.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="any train setting, e.g. --set label_smoothing=0.1 (repeatable)")
     sub.add_argument("--out", required=True)
@@ -95,7 +96,7 @@ def _train_args(sub):
 
 def _train_overrides(a) -> dict:
     t = _kv(a.set, "--set")
-    for k in ("epochs", "lr", "batch_tokens", "max_minutes", "optimizer", "seed", "save_every"):
+    for k in ("epochs", "lr", "batch_tokens", "max_minutes", "optimizer", "seed", "save_every", "precision"):
         if getattr(a, k) is not None:
             t[k] = getattr(a, k)
     return t
@@ -135,7 +136,8 @@ def _translate(sub):
     sub.add_argument("--beam", type=_num(int), default=5)
     sub.add_argument("--batch-size", type=_num(int), default=64)
     sub.add_argument("--alpha", type=_num(float), default=1.0, help="length normalisation exponent")
-    sub.add_argument("--kernels", default="dense", help="dense | sparse | auto (per matrix, measured)")
+    sub.add_argument("--kernels", default="dense",
+                     help="dense | sparse | auto (per matrix, measured) | bf16 (bfloat16 products)")
     sub.add_argument("--device", default="cpu")
 
     def run(a):
@@ -159,7 +161,8 @@ def _evaluate(sub):
     sub.add_argument("--beam", type=_num(int), default=5)
     sub.add_argument("--batch-size", type=_num(int), default=64)
     sub.add_argument("--alpha", type=_num(float), default=1.0)
-    sub.add_argument("--kernels", default="dense", help="dense | sparse | auto (per matrix, measured)")
+    sub.add_argument("--kernels", default="dense",
+                     help="dense | sparse | auto (per matrix, measured) | bf16 (bfloat16 products)")
     sub.add_argument("--out", help="directory for hypotheses and the JSON (default: beside the checkpoint)")
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--json", action="store_true", help="print the result as one JSON line")

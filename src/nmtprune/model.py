@@ -58,7 +58,8 @@ class Seq2Seq(nn.Module):
         memory, state = self.encode(batch.src, batch.src_len)
         h, _ = self.decoder.states(batch.tgt_in, state, memory)
         keep = batch.tgt_out != PAD
-        logits, target = self.decoder.out(h[keep]), batch.tgt_out[keep]
+        # .float(): under bf16 autocast the softmax layer's product is bf16, the loss stays fp32.
+        logits, target = self.decoder.out(h[keep]).float(), batch.tgt_out[keep]
         if twice_differentiable:
             ce = torch.nn.functional.cross_entropy
             return (ce(logits, target, reduction="sum", label_smoothing=label_smoothing),

@@ -44,6 +44,28 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor,
     return result
 
 
+def top_candidates(logp: torch.Tensor, scores: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best ``m`` of each sentence's K*V extensions ``scores[r, k] + logp[r*K + k, v]``.
+
+    Equal to ``(scores.view(-1, 1) + logp).view(n, K * V).topk(m)``, but the best
+    ``m`` of a sentence are among each beam's own best ``m`` (the beam score is
+    constant along a row), so the scores are added to those only: no (n*K, V)
+    sum and a small second top-k.
+
+    Args:
+        logp: (n*K, V) log-probabilities; scores: (n, K) beam scores.
+    Returns:
+        values (n, m) and flat indices ``beam * V + token`` (n, m).
+    """
+    n, K = scores.shape
+    V = logp.size(1)
+    row_s, row_i = logp.topk(min(m, V), dim=1)                              # (n*K, m)
+    cand = (row_s + scores.reshape(n * K, 1)).view(n, -1)
+    top_s, j = cand.topk(m, dim=1)
+    per_row = row_s.size(1)
+    return top_s, torch.div(j, per_row, rounding_mode="floor") * V + row_i.view(n, -1).gather(1, j)
+
+
 @torch.inference_mode()
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: int = 5,
                 alpha: float = 1.0, max_len_a: float = 2.0, max_len_b: int = 10,
@@ -78,8 +100,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
         logits, state = step(tokens, state, memory)
         logp = torch.log_softmax(logits.float(), -1)                        # (n*K, V)
         V = logp.size(1)
-        cand = (scores.view(n * K, 1) + logp).view(n, K * V)
-        top_s, top_i = cand.topk(2 * K, dim=1)                              # (n, 2K)
+        top_s, top_i = top_candidates(logp, scores, 2 * K)                  # (n, 2K)
         is_eos = (top_i % V) == EOS
         last = [t + 1 >= limit[s] for s in alive]
         # Completed hypotheses: EOS within the top K candidates.

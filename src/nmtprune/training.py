@@ -96,6 +96,7 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
     else:
         torch.manual_seed(cfg.seed + world()[0])   # ranks draw different dropout masks
     loss_fn = wrap(model, torch.device(device))
+    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     progress = progress and is_main()
     for g in opt.param_groups:
         g["lr"] = prog["lr"]
@@ -117,7 +118,8 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
         while prog["batch"] < len(batches):
             idx, weight = shard(batches[prog["batch"]])
             batch = collate(train, idx).to(device)
-            loss, _ = loss_fn(batch, cfg.label_smoothing)
+            with autocast:
+                loss, _ = loss_fn(batch, cfg.label_smoothing)
             # One collective per step: global token count, loss, non-finite flag, wall-clock stop.
             n_tok, loss_val, bad, late = all_sum(
                 [batch.n_tokens * weight, float(loss.detach()) * weight, float(not torch.isfinite(loss)),
