@@ -1,7 +1,7 @@
 """Record the quality bar: BLEU/chrF of a trained run on test_2016_flickr (beam 5).
 
-Usage: python benchmarks/quality.py RUNDIR [--command "the training command"]
-Writes benchmarks/results/quality.json:
+Usage: python benchmarks/quality.py RUNDIR [--command "the training command"] [--name quality]
+Writes benchmarks/results/NAME.json (default quality.json):
 {"preset", "direction", "split", "beam", "bleu", "chrf", "train_wall_s", "epochs", "command", "signature", ...}
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ def main() -> None:
     ap.add_argument("--split", default="test_2016_flickr")
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--command", default="nmtprune train work/prep --preset small --out runs/small")
+    ap.add_argument("--name", default="quality", help="results file name (e.g. quality_bf16)")
     a = ap.parse_args()
     run = Path(a.run)
     cfg = json.loads((run / "config.json").read_text())
@@ -29,7 +30,7 @@ def main() -> None:
     val = evaluate(run, "val", beam=a.beam,
                    out_dir=str(run / "val-eval"))
     prep = json.loads((Path(cfg["prep"]) / "prep.json").read_text())["config"]
-    result = {"preset": cfg["preset"], "direction": f"{prep['src']}-{prep['tgt']}", "split": a.split,
+    result = {"preset": cfg["preset"], "precision": cfg["train"].get("precision", "fp32"), "direction": f"{prep['src']}-{prep['tgt']}", "split": a.split,
               "beam": a.beam, "bleu": r["bleu"], "chrf": r["chrf"], "test_ppl": r["ppl"],
               "val_bleu": val["bleu"], "val_ppl": val["ppl"], "best_valid_ppl": summary["best_valid_ppl"],
               "train_wall_s": summary["wall_s"], "epochs": summary["epochs"], "steps": summary["steps"],
@@ -37,7 +38,7 @@ def main() -> None:
               "epoch_log": log}
     print(f"{a.split} beam {a.beam}: BLEU {r['bleu']} chrF {r['chrf']} (val BLEU {val['bleu']}, "
           f"val ppl {val['ppl']:.2f}); {summary['epochs']} epochs in {summary['wall_s'] / 60:.1f} min")
-    save_result("quality", result)
+    save_result(a.name, result)
 
 
 if __name__ == "__main__":
