@@ -167,8 +167,8 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
     if given:
         if seeds != 1:
             raise NmtpruneError(f"--seeds {seeds}: a study on a given baseline.checkpoint has one seed")
-        prep, baselines = _given_baseline(given, out)
-        baselines = [baselines]
+        prep, rundir = _given_baseline(given, out)
+        baselines = [rundir]
     else:
         if not data:
             raise NmtpruneError("study: --data DIR is required (the raw parallel corpus), "
