@@ -1,12 +1,14 @@
 """Training and translation speed on CPU, ours vs OpenNMT-py 3.5.1, side by side.
 
 Both use the peer's architecture exactly (../shared/peers/opennmt/train.yaml):
-joint SentencePiece BPE 8k, bidirectional 2-layer encoder (2x128), 2-layer
+joint SentencePiece BPE 8k (each side's vocabulary: the pieces that side uses,
+as the peer's onmt_build_vocab builds it: 5,477 de / 4,273 en), bidirectional 2-layer encoder (2x128), 2-layer
 decoder 256, embeddings 256, `general` attention, input feeding, dropout 0.2,
 uniform init 0.1, Adam 1e-3, grad-norm 5, 4,096-token batches. Each trains for
 the same number of steps on Multi30k de-en, then translates test_2016_flickr
-(1,000 sentences, batch 32) with beam 1 and beam 5; translation time excludes
-model loading, as the peer's `-report_time` does.
+(1,000 sentences, batch 32) with beam 1 and beam 5, each in a fresh process
+like the peer's `onmt_translate`; translation time excludes model loading, as
+the peer's `-report_time` does.
 
 Ours runs twice: fp32 (the top-level figures and `ratios`, like for like with
 the peer, which runs fp32 on CPU) and bf16 (`--precision bf16` training under
@@ -40,10 +42,8 @@ PEER_TRAIN = {"optimizer": "adam", "lr": 1e-3, "clip": 5.0, "batch_tokens": 4096
 
 def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
     import nmtprune
-    from nmtprune.checkpoint import load_checkpoint
     from nmtprune.data import Prepared
     from nmtprune.metrics import bleu_chrf
-    from nmtprune.translation import translate_lines
     prep = work / "prep-joint8k"
     if not (prep / "prep.json").is_file():
         nmtprune.prepare(prep, DATA, "de", "en", joint=True, vocab_size=8000, log=lambda m: None)
@@ -58,17 +58,33 @@ def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
     # tokens/s over the training steps only (validation excluded), weighted by epoch length
     steps_in = [int(h[1]) - (int(hist[i - 1][1]) if i else 0) for i, h in enumerate(hist)]
     tok_s = sum(s * float(h[5]) for s, h in zip(steps_in, hist)) / sum(steps_in)
-    ck = load_checkpoint(run)
     test = Prepared(prep).load("test_2016_flickr")
     out = {"precision": precision, "steps": steps, "train_wall_s": round(wall, 1), "train_tgt_tok_per_s": round(tok_s)}
     for beam in (1, 5):
-        t = time.perf_counter()
-        hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, test.raw_src, beam=beam, batch_size=32,
-                               kernels="bf16" if precision == "bf16" else "dense")
-        secs = time.perf_counter() - t
-        out[f"beam{beam}_sent_per_s"] = round(len(hyps) / secs, 1)
-        out[f"bleu_beam{beam}"] = bleu_chrf(hyps, test.raw_tgt)["bleu"]
+        # A fresh process per beam size, as the peer's onmt_translate runs: the time covers
+        # translation only (model loading excluded, like its -report_time).
+        r = subprocess.run([sys.executable, "-c", TRANSLATE, str(run), str(prep), str(beam),
+                            "bf16" if precision == "bf16" else "dense"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"translation failed:\n{r.stderr[-2000:]}")
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        out[f"beam{beam}_sent_per_s"] = round(len(res["hyps"]) / res["secs"], 1)
+        out[f"bleu_beam{beam}"] = bleu_chrf(res["hyps"], test.raw_tgt)["bleu"]
     return out
+
+
+TRANSLATE = """
+import json, sys, time
+from nmtprune.checkpoint import load_checkpoint
+from nmtprune.data import Prepared
+from nmtprune.translation import translate_lines
+run, prep, beam, kernels = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ck = load_checkpoint(run)
+src = Prepared(prep).load("test_2016_flickr").raw_src
+t = time.perf_counter()
+hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, src, beam=beam, batch_size=32, kernels=kernels)
+print(json.dumps({"secs": time.perf_counter() - t, "hyps": hyps}))
+"""
 
 
 def peer(steps: int) -> dict:

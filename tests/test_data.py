@@ -96,3 +96,35 @@ def test_collate_layout(prepared):
     assert np.array_equal(batch.tgt_in[0, 1:n + 1].numpy(), train.tgt[0])
     assert (batch.src[batch.src == PAD].numel() + batch.src_len.sum()) == batch.src.numel()
     assert batch.n_tokens == sum(len(train.tgt[i]) + 1 for i in range(3))
+
+
+def test_joint_tokenizer_keeps_each_sides_own_pieces(raw_dir, tmp_path):
+    out = prepare(tmp_path / "j", raw_dir, "de", "en", joint=True, vocab_size=1000, log=lambda m: None)
+    p = Prepared(out)
+    src, tgt = p.tokenizer("src"), p.tokenizer("tgt")
+    shared = prepare(tmp_path / "s", raw_dir, "de", "en", joint=True, side_vocab=False, vocab_size=1000,
+                     log=lambda m: None)
+    full = Prepared(shared).tokenizer("tgt")
+    # each side keeps fewer pieces than the joint model, and the sizes are what prep.json records
+    assert tgt.size < full.size and src.size < full.size
+    assert p.meta["vocab_sizes"] == {"src": src.size, "tgt": tgt.size}
+    train = p.load("train")
+    # every training id is a real piece of its side (no <unk>), within the compact range
+    for side, tok in (("src", src), ("tgt", tgt)):
+        ids = np.concatenate(getattr(train, side))
+        assert ids.max() < tok.size and not (ids == 1).any()
+    # same segmentation as the shared vocabulary, renumbered: text round-trips
+    test, test_shared = p.load("test_2016_flickr"), Prepared(shared).load("test_2016_flickr")
+    for i in range(20):
+        assert tgt.decode(list(test.tgt[i])) == full.decode(list(test_shared.tgt[i])) == test.raw_tgt[i]
+    assert tgt.decode(tgt.encode("A dog runs.")) == "A dog runs."
+    # German pieces are unknown on the English side, not on the German one
+    assert 1 in tgt.encode("Ein Mann schläft auf einer Bank.")
+    assert 1 not in src.encode("Ein Mann schläft auf einer Bank.")
+    # the file is self-contained: loads on its own, and a foreign file is refused clearly
+    from nmtprune.vocab import load_tokenizer
+    assert load_tokenizer(out / "joint-tgt.side.npz").encode("two cats") == tgt.encode("two cats")
+    bad = tmp_path / "bad.side.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(NmtpruneError, match="bad.side.npz: not a per-side tokenizer"):
+        load_tokenizer(bad)

@@ -27,6 +27,29 @@ def test_xent_matches_torch(eps):
     assert torch.allclose(ours, x.grad, atol=1e-12)
 
 
+def test_xent_in_chunks_and_from_bf16_logits():
+    """Rows beyond one chunk, and bfloat16 logits (autocast) computed in fp32 with a bf16 gradient."""
+    from nmtprune.loss import CHUNK
+    torch.manual_seed(1)
+    n = 2 * CHUNK + 37
+    x = torch.randn(n, 9, dtype=torch.float64, requires_grad=True)
+    t = torch.randint(0, 9, (n,))
+    loss, _ = softmax_xent(x, t, 0.1)
+    loss.backward()
+    ref = torch.nn.functional.cross_entropy(x.detach().requires_grad_(), t, reduction="sum", label_smoothing=0.1)
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-12)
+    xb = x.detach().to(torch.bfloat16).requires_grad_()
+    lb, _ = softmax_xent(xb, t)
+    assert lb.dtype == torch.float32
+    up = xb.detach().double().requires_grad_()
+    want = torch.nn.functional.cross_entropy(up, t, reduction="sum")
+    want.backward()
+    assert lb.item() == pytest.approx(want.item(), rel=1e-6)
+    lb.backward()
+    assert xb.grad.dtype == torch.bfloat16
+    assert torch.allclose(xb.grad.double(), up.grad, atol=1e-2)
+
+
 def test_perplexity_of_uniform_model_is_vocab_size():
     """Hand-checkable: zero softmax weights and bias give p = 1/V for every token, so ppl = V."""
     import numpy as np

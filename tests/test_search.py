@@ -69,15 +69,16 @@ def test_output_length_is_bounded():
         assert [len(h) for h in out] == [9, 5]
 
 
-@pytest.mark.parametrize("n, K, V", [(3, 4, 50), (1, 5, 7), (2, 2, 3)])
+@pytest.mark.parametrize("n, K, V", [(3, 4, 50), (1, 5, 7), (2, 2, 3), (4, 5, 1003), (3, 5, 1024), (2, 3, 130)])
 def test_top_candidates_equal_the_full_topk(n, K, V):
+    """Small vocabularies take the plain top-k, larger ones the block search (last block short or not)."""
     g = torch.Generator().manual_seed(n * 100 + K)
-    logp = torch.log_softmax(torch.randn(n * K, V, generator=g), -1)
+    logits = 3 * torch.randn(n * K, V, generator=g)
     scores = torch.randn(n, K, generator=g)
     scores[0, 1:] = float("-inf")                      # first step: only beam 0 is live
-    want_s, want_i = (scores.view(-1, 1) + logp).view(n, K * V).topk(2 * K, dim=1)
-    got_s, got_i = top_candidates(logp, scores, 2 * K)
-    assert torch.equal(got_s, want_s)
+    want_s, want_i = (scores.view(-1, 1) + logits.log_softmax(1)).view(n, K * V).topk(2 * K, dim=1)
+    got_s, got_i = top_candidates(logits, scores, 2 * K)
+    assert torch.allclose(got_s, want_s, rtol=0, atol=1e-5)
     finite = want_s > float("-inf")
     assert torch.equal(got_i[finite], want_i[finite])
 
@@ -97,7 +98,7 @@ def test_stepper_kernels_match_the_training_step(attention, input_feed, kernels,
         for _ in range(5):
             a, s1 = dense(tokens, s1, memory)
             b, s2 = other(tokens, s2, memory)
-            assert (a - b).abs().max() <= tol * a.abs().max()
+            assert (a - b[:, :a.size(1)]).abs().max() <= tol * a.abs().max()   # bf16 pads the vocabulary
             tokens = a.argmax(-1)
     assert set(other.report) == {"layer0", "layer1", "attn_out", "out"}
     assert all(e["kernel"] == kernels for e in other.report.values())

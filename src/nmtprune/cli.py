@@ -48,7 +48,10 @@ def _prepare(sub):
     sub.add_argument("--out", required=True)
     sub.add_argument("--tokenizer", default="bpe", help="bpe | unigram | word")
     sub.add_argument("--vocab-size", type=_num(int), default=8000)
-    sub.add_argument("--joint", action="store_true", help="one tokenizer for both sides")
+    sub.add_argument("--joint", action="store_true",
+                     help="one tokenizer for both sides (each side's vocabulary: the pieces it uses)")
+    sub.add_argument("--shared-vocab", action="store_true",
+                     help="with --joint: both sides keep the whole joint vocabulary")
     sub.add_argument("--min-freq", type=_num(int), default=1, help="word level frequency cutoff")
     sub.add_argument("--max-len", type=_num(int), default=100)
     sub.add_argument("--train-split", default="train")
@@ -60,7 +63,7 @@ def _prepare(sub):
             raise NmtpruneError("prepare: give --data DIR or --split-files")
         files = {s: (x, y) for s, x, y in (a.split_files or [])}
         prepare(a.out, a.data, a.src, a.tgt, files, tokenizer=a.tokenizer, vocab_size=a.vocab_size,
-                joint=a.joint, min_freq=a.min_freq, max_len=a.max_len, train_split=a.train_split,
+                joint=a.joint, side_vocab=not a.shared_vocab, min_freq=a.min_freq, max_len=a.max_len, train_split=a.train_split,
                 valid_split=a.valid_split, log=lambda m: print(m, file=sys.stderr))
         print(a.out)
     return run

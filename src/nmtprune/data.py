@@ -7,7 +7,8 @@ aligned with references) and a raw copy of both sides for BLEU.
 Layout of a prepared directory::
 
     prep.json              settings, splits, statistics, tokenizer file names
-    src.model, tgt.model   SentencePiece models (or joint.model / *.words.json)
+    src.model, tgt.model   SentencePiece models (or *.words.json; joint: joint.model and
+                           joint-{src,tgt}.side.npz, each side's share of it)
     {split}.ids.npz        token ids: src/tgt flat int32 arrays + offsets
     {split}.{lang}         raw text (evaluation splits), for references
 """
@@ -21,7 +22,7 @@ import numpy as np
 
 from .errors import NmtpruneError
 from .fileio import atomic_path, atomic_write, ensure_writable_dir, read_json, read_lines, write_json
-from .vocab import Tokenizer, load_tokenizer, train_tokenizer
+from .vocab import Tokenizer, load_tokenizer, side_tokenizer, train_tokenizer
 
 FORMAT = 1
 
@@ -34,6 +35,7 @@ class PrepareConfig:
     tokenizer: str = "bpe"        # bpe | unigram | word
     vocab_size: int = 8000        # per side (or total when joint)
     joint: bool = False           # one tokenizer shared by both sides
+    side_vocab: bool = True       # joint: each side's vocabulary keeps only the pieces it uses
     min_freq: int = 1             # word level: frequency cutoff
     max_len: int = 100            # train split: drop longer pairs (tokens, either side)
     train_split: str = "train"
@@ -119,6 +121,10 @@ def prepare(out: str | Path, cfg: PrepareConfig, data_dir: str | Path | None = N
                                     cfg.min_freq, out / "joint")
         src_tok = tgt_tok = tok
         tok_files = {"src": path.name, "tgt": path.name}
+        if cfg.side_vocab:
+            src_tok, sp = side_tokenizer(tok, train_src, out / "joint-src.side.npz")
+            tgt_tok, tp = side_tokenizer(tok, train_tgt, out / "joint-tgt.side.npz")
+            tok_files = {"src": sp.name, "tgt": tp.name}
     else:
         src_tok, sp = train_tokenizer(cfg.tokenizer, train_src, cfg.vocab_size, cfg.min_freq, out / "src")
         tgt_tok, tp = train_tokenizer(cfg.tokenizer, train_tgt, cfg.vocab_size, cfg.min_freq, out / "tgt")
@@ -173,7 +179,8 @@ class Prepared:
         self.meta = read_json(meta_path)
         if self.meta.get("format") != FORMAT:
             raise NmtpruneError(f"{meta_path}: unsupported format {self.meta.get('format')!r}")
-        self.cfg = PrepareConfig(**self.meta["config"])
+        # Directories written before per-side vocabularies shared the joint one.
+        self.cfg = PrepareConfig(**{"side_vocab": False, **self.meta["config"]})
 
     @property
     def splits(self) -> list[str]:

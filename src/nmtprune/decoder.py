@@ -24,9 +24,13 @@ class Memory:
     keys: torch.Tensor
     mask: torch.Tensor
 
-    def index_select(self, idx: torch.Tensor) -> "Memory":
-        return Memory(self.values.index_select(0, idx), self.keys.index_select(0, idx),
-                      self.mask.index_select(0, idx))
+    def index_select(self, idx: torch.Tensor, length: int | None = None) -> "Memory":
+        """Rows ``idx``, cut to the first ``length`` source positions if given."""
+        m = Memory(self.values.index_select(0, idx), self.keys.index_select(0, idx),
+                   self.mask.index_select(0, idx))
+        if length is not None:
+            m = Memory(m.values[:, :length], m.keys[:, :length], m.mask[:, :length])
+        return m
 
 
 @dataclass
@@ -67,7 +71,14 @@ class Decoder(nn.Module):
         zero-fill a full-size gradient for every step; slicing once avoids that.
         """
         feed_w = self.layers[0].weight_ih[:, self.emb_dim:] if self.input_feed else None
-        return feed_w, self.attention.query_weight()
+        query_w = self.attention.query_weight()
+        if torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda"):
+            # Autocast caches the low-precision copy of a parameter, not of a slice: cast the
+            # slices here, once per sequence, instead of at every step (forward and backward).
+            dt = torch.get_autocast_dtype(self.embed.weight.device.type)
+            feed_w = feed_w.to(dt) if feed_w is not None else None
+            query_w = query_w.to(dt) if query_w is not None else None
+        return feed_w, query_w
 
     def step(self, gates_t: torch.Tensor, state: State, memory: Memory, weights: tuple | None = None):
         """One decoder step.
@@ -111,6 +122,10 @@ class Decoder(nn.Module):
             h_tilde (B, T, Hd) and alignments (B, T, S).
         """
         weights = self.step_weights()
+        if torch.is_autocast_enabled(memory.values.device.type):
+            # Cast the attention memory once, not in every step's products.
+            dt = torch.get_autocast_dtype(memory.values.device.type)
+            memory = Memory(memory.values.to(dt), memory.keys.to(dt), memory.mask)
         # unbind, not gates[:, t]: each indexed slice would get its own full-size zero gradient.
         outs, aligns = [], []
         for gates_t in self.input_gates(tgt_in).unbind(1):

@@ -58,9 +58,10 @@ class Seq2Seq(nn.Module):
         memory, state = self.encode(batch.src, batch.src_len)
         h, _ = self.decoder.states(batch.tgt_in, state, memory)
         keep = batch.tgt_out != PAD
-        # .float(): under bf16 autocast the softmax layer's product is bf16, the loss stays fp32.
-        logits, target = self.decoder.out(h[keep]).float(), batch.tgt_out[keep]
+        # Under bf16 autocast the softmax layer's product is bf16; the loss arithmetic stays fp32.
+        logits, target = self.decoder.out(h[keep]), batch.tgt_out[keep]
         if twice_differentiable:
+            logits = logits.float()
             ce = torch.nn.functional.cross_entropy
             return (ce(logits, target, reduction="sum", label_smoothing=label_smoothing),
                     ce(logits, target, reduction="sum").detach())

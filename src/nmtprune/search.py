@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .decoder import Memory, State
 from .kernels import Stepper
 from .model import Seq2Seq
 from .vocab import BOS, EOS
@@ -20,10 +21,14 @@ def _max_steps(src_len: torch.Tensor, a: float, b: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor,
-                  max_len_a: float = 2.0, max_len_b: int = 10, stepper: Stepper | None = None) -> list[list[int]]:
-    """Argmax decoding. src: (B, S) -> B token lists (without BOS/EOS)."""
+                  max_len_a: float = 2.0, max_len_b: int = 10, stepper: Stepper | None = None,
+                  encoded: tuple[Memory, State] | None = None) -> list[list[int]]:
+    """Argmax decoding. src: (B, S) -> B token lists (without BOS/EOS).
+
+    ``encoded``: the batch's encoder output if already computed (see :func:`translate_ids`).
+    """
     step = stepper or Stepper(model)
-    memory, state = model.encode(src, src_len)
+    memory, state = encoded or step.encode(src, src_len)
     B = src.size(0)
     limit = _max_steps(src_len, max_len_a, max_len_b).to(src.device)
     tokens = torch.full((B,), BOS, dtype=torch.long, device=src.device)
@@ -44,32 +49,52 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor,
     return result
 
 
-def top_candidates(logp: torch.Tensor, scores: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The best ``m`` of each sentence's K*V extensions ``scores[r, k] + logp[r*K + k, v]``.
+def top_candidates(logits: torch.Tensor, scores: torch.Tensor, m: int,
+                   block: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best ``m`` of each sentence's K*V extensions ``scores[s, k] + log_softmax(logits)[s*K + k, v]``.
 
-    Equal to ``(scores.view(-1, 1) + logp).view(n, K * V).topk(m)``, but the best
-    ``m`` of a sentence are among each beam's own best ``m`` (the beam score is
-    constant along a row), so the scores are added to those only: no (n*K, V)
-    sum and a small second top-k.
+    Equal to ``(scores.view(-1, 1) + logits.log_softmax(1)).view(n, K * V).topk(m)``
+    without materialising the log-softmax or a top-k over every row: the columns
+    are cut into blocks of ``block``; the best ``m`` candidates of a sentence lie
+    in its ``m`` blocks with the largest maxima (any other block's maximum is
+    beaten by ``m`` candidates from those), so a block-max reduction (which also
+    gives each row's maximum for the log-sum-exp), a top-k over blocks and one
+    over ``m * block`` gathered values find them exactly.
 
     Args:
-        logp: (n*K, V) log-probabilities; scores: (n, K) beam scores.
+        logits: (n*K, V); scores: (n, K) beam scores (-inf for beams not in use).
     Returns:
         values (n, m) and flat indices ``beam * V + token`` (n, m).
     """
     n, K = scores.shape
-    V = logp.size(1)
-    row_s, row_i = logp.topk(min(m, V), dim=1)                              # (n*K, m)
-    cand = (row_s + scores.reshape(n * K, 1)).view(n, -1)
-    top_s, j = cand.topk(m, dim=1)
-    per_row = row_s.size(1)
-    return top_s, torch.div(j, per_row, rounding_mode="floor") * V + row_i.view(n, -1).gather(1, j)
+    logits = logits.contiguous()
+    R, V = logits.shape
+    if V < 4 * block or m * block >= K * V:          # small vocabularies: the plain top-k
+        return (scores.reshape(R, 1) + logits.log_softmax(1)).view(n, K * V).topk(m, dim=1)
+    nb = V // block
+    maxima = logits[:, :nb * block].view(R, nb, block).amax(2)                   # (R, nb)
+    if nb * block < V:                                                          # the short last block
+        maxima = torch.cat([maxima, logits[:, nb * block:].amax(1, keepdim=True)], 1)
+        nb += 1
+    top = maxima.amax(1, keepdim=True)                                          # (R, 1) row maxima
+    lse = torch.sub(logits, top).exp_().sum(1, keepdim=True).log_().add_(top)
+    offset = scores.reshape(R, 1) - lse                                         # score - log-sum-exp
+    _, blk = (maxima + offset).view(n, K * nb).topk(m, dim=1)                   # (n, m) in-sentence blocks
+    row = torch.div(blk, nb, rounding_mode="floor") + torch.arange(0, R, K, device=logits.device).unsqueeze(1)
+    col = (blk % nb).mul_(block).unsqueeze(2) + torch.arange(block, device=logits.device)   # (n, m, block)
+    flat = row.unsqueeze(2) * V + col.clamp(max=V - 1)
+    cand = logits.view(-1)[flat] + offset.view(-1)[row].unsqueeze(2)
+    if nb * block != V:
+        cand.masked_fill_(col >= V, float("-inf"))                               # past the short block's end
+    top_s, j = cand.view(n, -1).topk(m, dim=1)
+    hit = flat.view(n, -1).gather(1, j) - torch.arange(0, R * V, K * V, device=logits.device).unsqueeze(1)
+    return top_s, hit
 
 
 @torch.inference_mode()
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: int = 5,
                 alpha: float = 1.0, max_len_a: float = 2.0, max_len_b: int = 10,
-                stepper: Stepper | None = None) -> list[list[int]]:
+                stepper: Stepper | None = None, encoded: tuple[Memory, State] | None = None) -> list[list[int]]:
     """Batched beam search with length normalisation score / length**alpha.
 
     A sentence is finished once it has ``beam`` complete hypotheses (an EOS
@@ -78,13 +103,14 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
 
     Args:
         src: (B, S) source ids; src_len: (B,).
+        encoded: the batch's encoder output if already computed.
     Returns:
         B token lists (without BOS/EOS), the best hypothesis of each sentence.
     """
     step = stepper or Stepper(model)
     dev = src.device
     B, K = src.size(0), beam
-    memory, state = model.encode(src, src_len)
+    memory, state = encoded or step.encode(src, src_len)
     rep = torch.arange(B, device=dev).repeat_interleave(K)
     memory, state = memory.index_select(rep), state.index_select(rep)
     limit = _max_steps(src_len, max_len_a, max_len_b).tolist()
@@ -94,39 +120,38 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
     tokens = torch.full((B * K,), BOS, dtype=torch.long, device=dev)
     history = torch.zeros(B * K, 0, dtype=torch.long, device=dev)
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
+    first_k = torch.arange(2 * K, device=dev) < K
     t = 0
     while alive:
         n = len(alive)
-        logits, state = step(tokens, state, memory)
-        logp = torch.log_softmax(logits.float(), -1)                        # (n*K, V)
-        V = logp.size(1)
-        top_s, top_i = top_candidates(logp, scores, 2 * K)                  # (n, 2K)
-        is_eos = (top_i % V) == EOS
-        last = [t + 1 >= limit[s] for s in alive]
-        # Completed hypotheses: EOS within the top K candidates.
-        eos_rank = is_eos & (torch.arange(2 * K, device=dev) < K)
+        logits, state = step(tokens, state, memory)                        # (n*K, V)
+        V = logits.size(1)
+        top_s, top_i = top_candidates(logits, scores, 2 * K)               # (n, 2K)
+        top_tok = top_i % V
+        is_eos = top_tok == EOS
+        # Completed hypotheses: EOS within the top K candidates (read on the host once).
+        eos_rank = is_eos & first_k
         if bool(eos_rank.any()):
             for r, j in eos_rank.nonzero().tolist():
                 beam_idx = int(top_i[r, j]) // V
                 hyp = history[r * K + beam_idx].tolist()
                 finished[alive[r]].append((float(top_s[r, j]) / (len(hyp) + 1) ** alpha, hyp))
         # Live beams: the best K non-EOS candidates.
-        masked = top_s.masked_fill(is_eos, float("-inf"))
-        keep_s, keep_j = masked.topk(K, dim=1)
+        keep_s, keep_j = top_s.masked_fill(is_eos, float("-inf")).topk(K, dim=1)
         keep_i = top_i.gather(1, keep_j)
-        origin = (keep_i // V) + torch.arange(n, device=dev).unsqueeze(1) * K   # (n, K) rows
-        new_tok = keep_i % V
-        history = torch.cat([history.index_select(0, origin.view(-1)), new_tok.view(-1, 1)], 1)
-        state = state.index_select(origin.view(-1))
-        scores, tokens = keep_s, new_tok.view(-1)
+        origin = (keep_i // V).add_(torch.arange(0, n * K, K, device=dev).unsqueeze(1)).view(-1)
+        history = torch.cat([history.index_select(0, origin), top_tok.gather(1, keep_j).view(-1, 1)], 1)
+        state = state.index_select(origin)
+        scores, tokens = keep_s, history[:, -1]
         t += 1
-        still = []
+        still, live_s = [], None
         for r, s in enumerate(alive):
-            if last[r]:
+            if t >= limit[s]:                # length cap: complete the live beams as they stand
+                live_s = keep_s.tolist() if live_s is None else live_s
                 for k in range(K):
-                    if keep_s[r, k] > float("-inf") and len(finished[s]) < K:
+                    if live_s[r][k] > float("-inf") and len(finished[s]) < K:
                         hyp = history[r * K + k].tolist()
-                        finished[s].append((float(keep_s[r, k]) / len(hyp) ** alpha, hyp))
+                        finished[s].append((live_s[r][k] / len(hyp) ** alpha, hyp))
             elif len(finished[s]) < K:
                 still.append(r)
         if len(still) < n:

@@ -2,7 +2,8 @@
 
 Both share the special ids below so models and batches never care which one
 produced the ids. A tokenizer is saved as one file: ``*.model`` for
-SentencePiece, ``*.words.json`` for word level.
+SentencePiece, ``*.words.json`` for word level, ``*.side.npz`` for one side's
+share of a joint SentencePiece model (:class:`SideTokenizer`).
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Protocol
+from typing import Iterable, Protocol
 
+import numpy as np
 import sentencepiece as spm
 
 from .errors import NmtpruneError
@@ -46,6 +48,56 @@ class SpmTokenizer:
 
     def decode(self, ids: list[int]) -> str:
         return self.sp.decode([i for i in ids if i > EOS])
+
+
+class SideTokenizer:
+    """One side's vocabulary of a joint SentencePiece model: only the pieces that
+    occur in that side's training text, renumbered compactly (others -> <unk>).
+
+    A joint model segments both languages alike, but the English side uses only
+    about half of a de+en 8k vocabulary; a softmax over pieces the target never
+    shows wastes half the output layer (OpenNMT-py builds its vocabularies per
+    side the same way).
+    """
+
+    def __init__(self, model_proto: bytes, keep: Iterable[int]):
+        self.base = SpmTokenizer(model_proto)
+        self.keep = np.asarray(sorted(set(keep) | set(range(len(SPECIALS)))), dtype=np.int64)
+        if self.keep[-1] >= self.base.size:
+            raise NmtpruneError(f"piece id {int(self.keep[-1])} is outside the SentencePiece model "
+                                f"({self.base.size} pieces)")
+        to_compact = np.full(self.base.size, UNK, dtype=np.int64)
+        to_compact[self.keep] = np.arange(len(self.keep))
+        self._to_compact = to_compact.tolist()
+        self._to_base = self.keep.tolist()
+        self.size = len(self.keep)
+
+    def encode(self, text: str) -> list[int]:
+        m = self._to_compact
+        return [m[i] for i in self.base.encode(text)]
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        m = self._to_compact
+        return [[m[i] for i in ids] for ids in self.base.encode_batch(texts)]
+
+    def decode(self, ids: list[int]) -> str:
+        b = self._to_base
+        return self.base.decode([b[i] for i in ids])
+
+    def save(self, path: Path) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, proto=np.frombuffer(self.base.proto, dtype=np.uint8), keep=self.keep)
+        atomic_write(path, buf.getvalue())
+
+
+def side_tokenizer(tok: Tokenizer, lines: list[str], path: Path) -> tuple[Tokenizer, Path]:
+    """The share of joint SentencePiece tokenizer ``tok`` used by ``lines``, saved to ``path``."""
+    if not isinstance(tok, SpmTokenizer):
+        raise NmtpruneError("per-side vocabularies need a SentencePiece tokenizer (bpe or unigram)")
+    seen = {i for ids in tok.encode_batch(lines) for i in ids}
+    side = SideTokenizer(tok.proto, seen)
+    side.save(path)
+    return side, path
 
 
 # Word level splits punctuation off words so "Büsche." and "Büsche" share an entry.
@@ -112,6 +164,12 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         raise NmtpruneError(f"{path}: tokenizer file not found")
     if path.name.endswith(".words.json"):
         return WordTokenizer(json.loads(path.read_text(encoding="utf-8")))
+    if path.name.endswith(".side.npz"):
+        try:
+            with np.load(path) as z:
+                return SideTokenizer(z["proto"].tobytes(), z["keep"].tolist())
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            raise NmtpruneError(f"{path}: not a per-side tokenizer file ({e})") from None
     try:
         return SpmTokenizer(path.read_bytes())
     except RuntimeError as e:
