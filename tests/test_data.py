@@ -88,6 +88,18 @@ def test_batches_respect_token_budget_and_cover_corpus(prepared):
     assert batches != make_batches(train, 800, shuffle=True, seed=4)
 
 
+def test_batches_in_multiples_of_eight_sentences(prepared):
+    train = prepared.load("train")
+    plain, batches = make_batches(train, 800), make_batches(train, 800, multiple=8)
+    assert sorted(i for b in batches for i in b) == list(range(len(train)))
+    sizes = [len(b) for b in batches]
+    # every batch but the last holds a multiple of 8 sentences (or fewer than 8 when they are long)
+    assert all(n % 8 == 0 or n < 8 for n in sizes[:-1])
+    assert any(len(b) % 8 for b in plain) and len(batches) >= len(plain)
+    for b in batches:
+        assert len(b) * max(max(len(train.src[i]), len(train.tgt[i]) + 1) for i in b) <= 800 or len(b) == 1
+
+
 def test_collate_layout(prepared):
     train = prepared.load("train")
     batch = collate(train, [0, 1, 2])

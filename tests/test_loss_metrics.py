@@ -48,6 +48,12 @@ def test_xent_in_chunks_and_from_bf16_logits():
     lb.backward()
     assert xb.grad.dtype == torch.bfloat16
     assert torch.allclose(xb.grad.double(), up.grad, atol=1e-2)
+    # padding rows past the targets: same loss, zero gradient there
+    xp = torch.cat([x.detach(), torch.randn(5, 9, dtype=torch.float64)]).requires_grad_()
+    lp, _ = softmax_xent(xp, t, 0.1)
+    lp.backward()
+    assert lp.item() == pytest.approx(ref.item(), rel=1e-12)
+    assert torch.equal(xp.grad[:n], x.grad) and not xp.grad[n:].any()
 
 
 def test_perplexity_of_uniform_model_is_vocab_size():

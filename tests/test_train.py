@@ -68,7 +68,8 @@ def test_nan_loss_stops_with_last_good_checkpoint(prep_dir, tmp_path, monkeypatc
     from nmtprune.model import Seq2Seq
     from nmtprune.batching import make_batches
     from nmtprune.data import Prepared
-    first_epoch = len(make_batches(Prepared(prep_dir).load("train"), TINY_TRAIN["batch_tokens"], True, 1235))
+    first_epoch = len(make_batches(Prepared(prep_dir).load("train"), TINY_TRAIN["batch_tokens"], True, 1235,
+                                   multiple=8))
     calls = {"n": 0}
     real = Seq2Seq.loss
 

@@ -60,7 +60,8 @@ def _check_resume(rundir: Path, run_cfg: dict) -> None:
     old = read_json(rundir / "config.json")
     for section in ("model", "train"):
         for k, v in run_cfg[section].items():
-            if k not in _RESUMABLE and old.get(section, {}).get(k) != v:
+            # A setting newer than the run's config (absent there) cannot have differed.
+            if k not in _RESUMABLE and k in old.get(section, {}) and old[section][k] != v:
                 raise NmtpruneError(f"--resume: {section}.{k} is {v!r} but the run in {rundir} used "
                                     f"{old.get(section, {}).get(k)!r}; use the same settings or a new --out")
     for k in ("prep", "mask", "snip"):

@@ -62,14 +62,16 @@ def collate(corpus: Corpus, idx: list[int]) -> Batch:
 
 
 def make_batches(corpus: Corpus, max_tokens: int, shuffle: bool = False, seed: int = 0,
-                 max_sents: int | None = None) -> list[list[int]]:
+                 max_sents: int | None = None, multiple: int = 1) -> list[list[int]]:
     """Group sentence indices into batches of at most ``max_tokens`` padded tokens.
 
     A batch's cost is ``B * max(longest source, longest target + 1)``. Sentences
     are sorted by length (random tie order when ``shuffle``) so batches have
     little padding; with ``shuffle`` the batch order is permuted too. The result
     depends only on (corpus, max_tokens, shuffle, seed), which makes resuming
-    mid-epoch exact.
+    mid-epoch exact. ``multiple``: a full batch holds a multiple of this many
+    sentences (the rest start the next batch), so batch shapes repeat and compiled
+    CPU kernels (oneDNN builds one per shape) are reused.
     """
     n = len(corpus)
     src_len = np.fromiter((len(s) for s in corpus.src), dtype=np.int64, count=n)
@@ -83,8 +85,10 @@ def make_batches(corpus: Corpus, max_tokens: int, shuffle: bool = False, seed: i
         new_longest = max(longest, cost)
         if cur and (new_longest * (len(cur) + 1) > max_tokens or
                     (max_sents is not None and len(cur) >= max_sents)):
-            batches.append(cur)
-            cur, new_longest = [], cost
+            keep = len(cur) - len(cur) % multiple if len(cur) > multiple else len(cur)
+            batches.append(cur[:keep])
+            cur = cur[keep:]
+            new_longest = max([cost] + [max(int(src_len[j]), int(tgt_len[j]), 1) for j in cur])
         cur.append(i)
         longest = new_longest
     if cur:

@@ -51,6 +51,7 @@ class TrainConfig:
     optimizer: str = "adam"
     lr: float = 1e-3
     batch_tokens: int = 4096
+    batch_multiple: int = 8       # sentences per full batch: a multiple of this (repeating shapes)
     epochs: int = 20
     max_minutes: float = 0.0          # 0 = no wall-clock bound
     max_steps: int = 0                # 0 = no bound on optimizer steps
@@ -74,8 +75,8 @@ class TrainConfig:
         choose("optimizer", self.optimizer, OPTIMIZERS)
         choose("nan policy", self.nan_policy, ("stop", "skip"))
         choose("precision", self.precision, PRECISIONS)
-        if self.lr <= 0 or self.batch_tokens < 1 or self.epochs < 0:
-            raise NmtpruneError("train: lr, batch_tokens must be positive and epochs >= 0")
+        if self.lr <= 0 or self.batch_tokens < 1 or self.epochs < 0 or self.batch_multiple < 1:
+            raise NmtpruneError("train: lr, batch_tokens, batch_multiple must be positive and epochs >= 0")
         if not 0 <= self.label_smoothing < 1:
             raise NmtpruneError(f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}")
         return self

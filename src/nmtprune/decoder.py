@@ -19,18 +19,19 @@ from .loss import FastDropout
 
 @dataclass
 class Memory:
-    """Encoder outputs for attention. values: (N, S, He); keys: (N, S, Hd); mask: (N, S) bool."""
+    """Encoder outputs for attention. values: (N, S, He); keys: (N, S, Hd); mask: (N, S) bool;
+    bias: optional (N, 1, S) additive score mask (0 / -inf), kept by decoding to save a step op."""
     values: torch.Tensor
     keys: torch.Tensor
     mask: torch.Tensor
+    bias: torch.Tensor | None = None
 
     def index_select(self, idx: torch.Tensor, length: int | None = None) -> "Memory":
         """Rows ``idx``, cut to the first ``length`` source positions if given."""
-        m = Memory(self.values.index_select(0, idx), self.keys.index_select(0, idx),
-                   self.mask.index_select(0, idx))
-        if length is not None:
-            m = Memory(m.values[:, :length], m.keys[:, :length], m.mask[:, :length])
-        return m
+        cut = slice(None) if length is None else slice(0, length)
+        bias = None if self.bias is None else self.bias.index_select(0, idx)[..., cut]
+        return Memory(self.values.index_select(0, idx)[:, cut], self.keys.index_select(0, idx)[:, cut],
+                      self.mask.index_select(0, idx)[:, cut], bias)
 
 
 @dataclass

@@ -19,19 +19,20 @@ CHUNK = 512          # rows per chunk: a (512, V) fp32 block stays in cache-size
 class _SoftmaxXent(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: torch.Tensor, target: torch.Tensor, smoothing: float):
-        N, V = logits.shape
+        N, V = target.size(0), logits.size(1)            # rows past N are padding (gradient 0)
         acc = torch.promote_types(logits.dtype, torch.float32)        # fp32 for bf16/fp16 logits
         lse = torch.empty(N, dtype=acc, device=logits.device)
         mean = torch.empty_like(lse) if smoothing else None
         # One reused buffer: a fresh chunk-sized tensor per chunk costs ~2.5x its copy (page faults).
         buf = torch.empty(min(CHUNK, N), V, dtype=acc, device=logits.device)
         for a in range(0, N, CHUNK):
-            x = buf[:min(CHUNK, N - a)].copy_(logits[a:a + CHUNK])
+            b = min(a + CHUNK, N)
+            x = buf[:b - a].copy_(logits[a:b])
             if smoothing:
-                mean[a:a + CHUNK] = x.mean(1)
+                mean[a:b] = x.mean(1)
             m = x.amax(1, keepdim=True)
-            lse[a:a + CHUNK] = x.sub_(m).exp_().sum(1).log_().add_(m.squeeze(1))
-        nll = lse - logits.gather(1, target.unsqueeze(1)).squeeze(1).to(acc)
+            lse[a:b] = x.sub_(m).exp_().sum(1).log_().add_(m.squeeze(1))
+        nll = lse - logits[:N].gather(1, target.unsqueeze(1)).squeeze(1).to(acc)
         loss = nll if smoothing == 0 else (1 - smoothing) * nll + smoothing * (lse - mean)
         ctx.save_for_backward(logits, lse, target)
         ctx.smoothing = smoothing
@@ -42,18 +43,20 @@ class _SoftmaxXent(torch.autograd.Function):
         logits, lse, target = ctx.saved_tensors
         eps = ctx.smoothing
         g = float(grad_loss)
-        N, V = logits.shape
+        N, V = target.size(0), logits.size(1)
         grad = torch.empty_like(logits)
+        grad[N:] = 0
         buf = torch.empty(min(CHUNK, N), V, dtype=lse.dtype, device=logits.device)
         # d loss / d logits = g * (softmax - (1 - eps) * onehot - eps / V), one chunk at a time.
         for a in range(0, N, CHUNK):
-            p = buf[:min(CHUNK, N - a)].copy_(logits[a:a + CHUNK])
-            p.sub_(lse[a:a + CHUNK, None]).exp_().mul_(g)
-            t = target[a:a + CHUNK, None]
+            b = min(a + CHUNK, N)
+            p = buf[:b - a].copy_(logits[a:b])
+            p.sub_(lse[a:b, None]).exp_().mul_(g)
+            t = target[a:b, None]
             p.scatter_add_(1, t, p.new_full(t.shape, -(1.0 - eps) * g))
             if eps:
                 p.sub_(g * eps / V)
-            grad[a:a + CHUNK] = p
+            grad[a:b] = p
         return grad, None, None
 
 
@@ -61,8 +64,9 @@ def softmax_xent(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 
     """Summed (label-smoothed) loss and summed plain NLL.
 
     Args:
-        logits: (N, V) unnormalised scores (fp32, or bf16 under autocast; the
-            arithmetic is fp32 either way); target: (N,) class ids (no padding).
+        logits: (N', V) unnormalised scores (fp32, or bf16 under autocast; the
+            arithmetic is fp32 either way); rows past N are padding: no loss, zero gradient.
+        target: (N,) class ids (no padding), N <= N'.
         smoothing: label smoothing epsilon (mass spread uniformly over all V classes).
     Returns:
         (loss_sum, nll_sum) in fp32: the training loss (with grad) and the NLL (no grad).

@@ -15,6 +15,9 @@ from .loss import softmax_xent
 from .vocab import PAD
 
 
+SOFTMAX_ROWS = 256     # autocast training: softmax-layer rows padded to a multiple of this
+
+
 class Seq2Seq(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -27,9 +30,16 @@ class Seq2Seq(nn.Module):
         # The decoder starts from the encoder's final states when the stacks line up (Luong).
         self.bridge = cfg.enc_layers == cfg.dec_layers and cfg.enc_hidden == cfg.dec_hidden
 
-    def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> tuple[Memory, State]:
-        """src: (B, S), src_len: (B,) -> attention memory and the decoder's initial state."""
-        values, (h, c) = self.encoder(src, src_len)
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor,
+               encoder: nn.Module | None = None) -> tuple[Memory, State]:
+        """src: (B, S), src_len: (B,) -> attention memory and the decoder's initial state.
+
+        ``encoder``: a stand-in for ``self.encoder`` (a bfloat16 copy when decoding in bf16);
+        its outputs are brought back to fp32.
+        """
+        values, (h, c) = (encoder or self.encoder)(src, src_len)
+        if encoder is not None:
+            values, h, c = values.float(), h.float(), c.float()
         mask = src != PAD
         memory = Memory(values, self.decoder.attention.keys(values), mask)
         B, H = src.size(0), self.cfg.dec_hidden
@@ -58,8 +68,13 @@ class Seq2Seq(nn.Module):
         memory, state = self.encode(batch.src, batch.src_len)
         h, _ = self.decoder.states(batch.tgt_in, state, memory)
         keep = batch.tgt_out != PAD
+        h, target = h[keep], batch.tgt_out[keep]
+        if not twice_differentiable and torch.is_autocast_enabled(h.device.type) and h.size(0) % SOFTMAX_ROWS:
+            # oneDNN compiles a kernel per product shape (~20 ms for this one, ~40 ms a step with
+            # its backward): rows padded to a multiple of SOFTMAX_ROWS repeat shapes across batches.
+            h = torch.cat([h, h.new_zeros(SOFTMAX_ROWS - h.size(0) % SOFTMAX_ROWS, h.size(1))])
         # Under bf16 autocast the softmax layer's product is bf16; the loss arithmetic stays fp32.
-        logits, target = self.decoder.out(h[keep]), batch.tgt_out[keep]
+        logits = self.decoder.out(h)
         if twice_differentiable:
             logits = logits.float()
             ce = torch.nn.functional.cross_entropy

@@ -110,7 +110,8 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
 
     while prog["stopped"] is None and prog["epoch"] <= cfg.epochs:
         epoch = prog["epoch"]
-        batches = make_batches(train, cfg.batch_tokens, shuffle=True, seed=cfg.seed + epoch)
+        batches = make_batches(train, cfg.batch_tokens, shuffle=True, seed=cfg.seed + epoch,
+                               multiple=cfg.batch_multiple)
         model.train()
         loss_sum, tok_sum, t_epoch = 0.0, 0, time.time()
         bar = tqdm(total=len(batches), initial=prog["batch"], desc=f"epoch {epoch}", unit="batch",
