@@ -36,20 +36,36 @@ def _sparse(w: torch.Tensor) -> Callable[..., torch.Tensor]:
     return lambda x, bias=None: (csr @ x.t()).t() if bias is None else (csr @ x.t()).t().add_(bias)
 
 
-def _bf16(w: torch.Tensor, row_multiple: int = 16) -> Callable[[torch.Tensor], torch.Tensor]:
-    wt = w.detach().to(torch.bfloat16).t()
+def _packed_bf16(w: torch.Tensor, rows: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """``x @ w.T`` on bfloat16 weights pre-packed in oneDNN's blocked layout (~15% faster than a
+    plain bf16 matmul, which repacks them on every call), or None where torch lacks the op."""
+    try:
+        packed = torch.ops.mkldnn._reorder_linear_weight(w, rows)
+        fn = lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")  # noqa: E731
+        x = torch.randn(3, w.size(1), dtype=torch.bfloat16, device=w.device)
+        if torch.allclose(fn(x).float(), (x @ w.t()).float(), rtol=1e-2, atol=1e-2):
+            return fn
+    except (AttributeError, RuntimeError):
+        pass
+    return None
+
+
+def _bf16(w: torch.Tensor, rows: int = 160, row_multiple: int = 16) -> Callable[..., torch.Tensor]:
+    wb = w.detach().to(torch.bfloat16)
+    wt = wb.t()
+    product = _packed_bf16(wb, rows) if wb.device.type == "cpu" else None
+    product = product or (lambda x: x @ wt)
 
     def op(x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         # Rows padded to a multiple of 16: oneDNN builds (JIT-compiles) a kernel per input
         # shape, and beam search shrinks the batch one sentence at a time; 16-row steps
         # cut the distinct shapes ~16-fold (the first pass over a test set was ~10% slower).
-        rows = x.size(0)
+        n = x.size(0)
         xb = x.to(torch.bfloat16)
-        if rows % row_multiple:
-            xb = torch.nn.functional.pad(xb, (0, 0, 0, row_multiple - rows % row_multiple))
-        y = (xb @ wt)[:rows]
-        # bf16 + fp32 bias -> fp32 in one kernel (type promotion), not a cast and an add.
-        return y.float() if bias is None else torch.add(y, bias)
+        if n % row_multiple:
+            xb = torch.nn.functional.pad(xb, (0, 0, 0, row_multiple - n % row_multiple))
+        y = product(xb)[:n].float()
+        return y if bias is None else y.add_(bias)
     return op
 
 
@@ -124,7 +140,8 @@ class Stepper:
                     td, ts = _time(_dense(w), x), _time(_sparse(w), x)
                     choice = "sparse" if ts < td else "dense"
                     entry.update(dense_ms=round(td * 1e3, 4), sparse_ms=round(ts * 1e3, 4))
-                self.ops[name] = {"sparse": _sparse, "bf16": _bf16}.get(choice, _dense)(w)
+                self.ops[name] = _bf16(w, rows) if choice == "bf16" else \
+                    {"sparse": _sparse}.get(choice, _dense)(w)
                 entry["kernel"] = choice
                 self.report[name] = entry
 
