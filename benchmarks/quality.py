@@ -1,6 +1,7 @@
 """Record the quality bar: BLEU/chrF of a trained run on test_2016_flickr (beam 5).
 
 Usage: python benchmarks/quality.py RUNDIR [--command "the training command"] [--name quality]
+       [--kernels dense|bf16]  (decoding kernels; dense = the fp32 training-step path)
 Writes benchmarks/results/NAME.json (default quality.json):
 {"preset", "direction", "split", "beam", "bleu", "chrf", "train_wall_s", "epochs", "command", "signature", ...}
 """
@@ -21,17 +22,17 @@ def main() -> None:
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--command", default="nmtprune train work/prep --preset small --out runs/small")
     ap.add_argument("--name", default="quality", help="results file name (e.g. quality_bf16)")
+    ap.add_argument("--kernels", default="dense", help="decoding kernels: dense | bf16")
     a = ap.parse_args()
     run = Path(a.run)
     cfg = json.loads((run / "config.json").read_text())
     summary = json.loads((run / "summary.json").read_text())
     log = (run / "log.csv").read_text().splitlines()
-    r = evaluate(run, a.split, beam=a.beam)
-    val = evaluate(run, "val", beam=a.beam,
-                   out_dir=str(run / "val-eval"))
+    r = evaluate(run, a.split, beam=a.beam, kernels=a.kernels, out_dir=str(run / f"eval-{a.kernels}"))
+    val = evaluate(run, "val", beam=a.beam, kernels=a.kernels, out_dir=str(run / f"val-eval-{a.kernels}"))
     prep = json.loads((Path(cfg["prep"]) / "prep.json").read_text())["config"]
     result = {"preset": cfg["preset"], "precision": cfg["train"].get("precision", "fp32"), "direction": f"{prep['src']}-{prep['tgt']}", "split": a.split,
-              "beam": a.beam, "bleu": r["bleu"], "chrf": r["chrf"], "test_ppl": r["ppl"],
+              "beam": a.beam, "kernels": a.kernels, "bleu": r["bleu"], "chrf": r["chrf"], "test_ppl": r["ppl"],
               "val_bleu": val["bleu"], "val_ppl": val["ppl"], "best_valid_ppl": summary["best_valid_ppl"],
               "train_wall_s": summary["wall_s"], "epochs": summary["epochs"], "steps": summary["steps"],
               "stopped": summary["stopped"], "command": a.command, "signature": r["signature"],

@@ -75,14 +75,14 @@ def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
 
 TRANSLATE = """
 import json, sys, time
+from nmtprune.api import translate
 from nmtprune.checkpoint import load_checkpoint
 from nmtprune.data import Prepared
-from nmtprune.translation import translate_lines
 run, prep, beam, kernels = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 ck = load_checkpoint(run)
 src = Prepared(prep).load("test_2016_flickr").raw_src
 t = time.perf_counter()
-hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, src, beam=beam, batch_size=32, kernels=kernels)
+hyps = translate(ck, src, beam=beam, batch_size=32, kernels=kernels)   # what `nmtprune translate` runs
 print(json.dumps({"secs": time.perf_counter() - t, "hyps": hyps}))
 """
 

@@ -145,6 +145,7 @@ def translate(ckpt: str | Checkpoint, lines: list[str], beam: int = 5, batch_siz
     """Translate raw sentences with a checkpoint (path or loaded)."""
     if beam < 1 or beam > 100:
         raise NmtpruneError(f"--beam must be between 1 and 100, got {beam}")
+    tune_allocator()
     dev = resolve_device(device)
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, dev)
     return translate_lines(ck.model, ck.src_tok, ck.tgt_tok, lines, beam, batch_size, dev, **kw)

@@ -36,27 +36,34 @@ def _sparse(w: torch.Tensor) -> Callable[..., torch.Tensor]:
     return lambda x, bias=None: (csr @ x.t()).t() if bias is None else (csr @ x.t()).t().add_(bias)
 
 
-def _packed_bf16(w: torch.Tensor, rows: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """``x @ w.T`` on bfloat16 weights pre-packed in oneDNN's blocked layout (~15% faster than a
-    plain bf16 matmul, which repacks them on every call), or None where torch lacks the op."""
+def _packed_bf16(w: torch.Tensor, rows: int,
+                 bias: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """``x @ w.T (+ bias)`` on bfloat16 weights pre-packed in oneDNN's blocked layout (~15%
+    faster than a plain bf16 matmul, which repacks them on every call; the bias is added to the
+    fp32 accumulator before the one rounding to bf16), or None where torch lacks the op."""
     try:
         packed = torch.ops.mkldnn._reorder_linear_weight(w, rows)
-        fn = lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")  # noqa: E731
+        fn = lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")  # noqa: E731
         x = torch.randn(3, w.size(1), dtype=torch.bfloat16, device=w.device)
-        if torch.allclose(fn(x).float(), (x @ w.t()).float(), rtol=1e-2, atol=1e-2):
+        want = (x @ w.t()).float() + (0 if bias is None else bias.float())
+        if torch.allclose(fn(x).float(), want, rtol=1e-2, atol=1e-2):
             return fn
     except (AttributeError, RuntimeError):
         pass
     return None
 
 
-def _bf16(w: torch.Tensor, rows: int = 160, row_multiple: int = 16) -> Callable[..., torch.Tensor]:
+def _bf16(w: torch.Tensor, rows: int = 160, bias: torch.Tensor | None = None,
+          row_multiple: int = 16) -> Callable[..., torch.Tensor]:
+    """``op(x, add=None)`` = fp32 ``x @ w.T + bias (+ add)`` from bfloat16 products."""
     wb = w.detach().to(torch.bfloat16)
-    wt = wb.t()
-    product = _packed_bf16(wb, rows) if wb.device.type == "cpu" else None
-    product = product or (lambda x: x @ wt)
+    bb = None if bias is None else bias.detach().to(torch.bfloat16)
+    product = _packed_bf16(wb, rows, bb) if wb.device.type == "cpu" else None
+    if product is None:
+        wt = wb.t()
+        product = (lambda x: x @ wt) if bb is None else (lambda x: torch.addmm(bb, x, wt))
 
-    def op(x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    def op(x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
         # Rows padded to a multiple of 16: oneDNN builds (JIT-compiles) a kernel per input
         # shape, and beam search shrinks the batch one sentence at a time; 16-row steps
         # cut the distinct shapes ~16-fold (the first pass over a test set was ~10% slower).
@@ -65,7 +72,7 @@ def _bf16(w: torch.Tensor, rows: int = 160, row_multiple: int = 16) -> Callable[
         if n % row_multiple:
             xb = torch.nn.functional.pad(xb, (0, 0, 0, row_multiple - n % row_multiple))
         y = product(xb)[:n].float()
-        return y if bias is None else y.add_(bias)
+        return y if add is None else y.add_(add)
     return op
 
 
@@ -89,7 +96,10 @@ class Stepper:
     recurrent matrices side by side (layer 0: ``[W_emb | W_feed | W_hh]`` times
     ``[embedding; fed h~; h]``): one larger GEMM runs faster than three small
     ones, and a CSR matrix of the joined weights is as sparse as its parts.
-    Attention's own small matrices stay dense.
+    Attention's own small matrices stay dense. ``bf16`` also looks up each
+    word's share of layer 0's gates in a precomputed fp32 table (the product
+    is then ``[W_feed | W_hh]`` only), pads the softmax layer to 64 columns
+    and encodes with a bfloat16 copy of the encoder.
     """
 
     def __init__(self, model: Seq2Seq, kernels: str = "dense", rows: int = 160):
@@ -130,6 +140,13 @@ class Stepper:
                 pad = 64 - V % 64
                 mats["out"] = torch.cat([mats["out"], mats["out"].new_zeros(pad, mats["out"].size(1))])
                 self.out_bias = torch.cat([self.out_bias, self.out_bias.new_full((pad,), float("-inf"))])
+            biases = {f"layer{k}": self.bias[k] for k in range(len(dec.layers))}
+            biases["out"] = self.out_bias
+            if self.gate_table is not None:
+                biases.pop("layer0")        # already in the table
+            # bf16 adds each constant bias inside its product; other kernels add it per call.
+            fused = biases if kernels == "bf16" else {}
+            self.add = {name: None if name in fused else b for name, b in biases.items()}
             for name, w in mats.items():
                 w = w.detach()
                 density = float((w != 0).float().mean())
@@ -140,8 +157,10 @@ class Stepper:
                     td, ts = _time(_dense(w), x), _time(_sparse(w), x)
                     choice = "sparse" if ts < td else "dense"
                     entry.update(dense_ms=round(td * 1e3, 4), sparse_ms=round(ts * 1e3, 4))
-                self.ops[name] = _bf16(w, rows) if choice == "bf16" else \
-                    {"sparse": _sparse}.get(choice, _dense)(w)
+                if choice == "bf16":      # constant biases go into the product; op(x) needs no add
+                    self.ops[name] = _bf16(w, rows, fused.get(name))
+                else:
+                    self.ops[name] = {"sparse": _sparse}.get(choice, _dense)(w)
                 entry["kernel"] = choice
                 self.report[name] = entry
 
@@ -172,16 +191,17 @@ class Stepper:
             h, state, _ = dec.step(dec.input_gates(tokens), state, memory)
             return dec.out(h), state
         op = self.ops
+        add = self.add
         if self.gate_table is not None:
             x = [state.feed, state.h[0]] if dec.input_feed else [state.h[0]]
             gates = op["layer0"](torch.cat(x, 1), self.gate_table.index_select(0, tokens))
         else:
             x = [dec.embed(tokens), state.feed, state.h[0]] if dec.input_feed else [dec.embed(tokens), state.h[0]]
-            gates = op["layer0"](torch.cat(x, 1), self.bias[0])
+            gates = op["layer0"](torch.cat(x, 1), add["layer0"])
         h, c = self._cell(gates, state.c[0])
         hs, cs = [h], [c]
         for k in range(1, len(dec.layers)):
-            h, c = self._cell(op[f"layer{k}"](torch.cat([h, state.h[k]], 1), self.bias[k]), state.c[k])
+            h, c = self._cell(op[f"layer{k}"](torch.cat([h, state.h[k]], 1), add[f"layer{k}"]), state.c[k])
             hs.append(h)
             cs.append(c)
         if memory.bias is not None and dec.attention.kind != "concat":
@@ -192,4 +212,4 @@ class Stepper:
             align = dec.attention(h, memory.keys, memory.mask, dec.attention.query_weight())
             ctx = torch.bmm(align.unsqueeze(1), memory.values).squeeze(1)
         h_tilde = torch.tanh(op["attn_out"](torch.cat([ctx, h], 1)))
-        return op["out"](h_tilde, self.out_bias), State(hs, cs, h_tilde)
+        return op["out"](h_tilde, add["out"]), State(hs, cs, h_tilde)

@@ -137,7 +137,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
         top_s, top_i = top_candidates(logits, scores, 2 * K)               # (n, 2K)
         top_tok = top_i % V
         is_eos = top_tok == EOS
-        # Completed hypotheses: EOS within the top K candidates (read on the host once).
+        # Completed hypotheses: EOS within the top K candidates.
         eos_rank = is_eos & first_k
         if bool(eos_rank.any()):
             for r, j in eos_rank.nonzero().tolist():
