@@ -140,3 +140,15 @@ def test_bf16_autocast_trains_like_fp32(prep_dir, tmp_path):
     assert loss16 != loss32                      # it really ran in bf16
     with pytest.raises(NmtpruneError, match="precision"):
         train(prep_dir, tmp_path / "bad", "tiny", TINY_MODEL, {"precision": "fp8"}, progress=False)
+
+
+def test_resume_of_a_run_older_than_a_setting(tmp_path):
+    """A run whose config predates batch_multiple used 1: resuming asks for that value."""
+    import json
+    from nmtprune.api import _check_resume
+    old = {"model": {"emb_dim": 16}, "train": {"lr": 0.1}, "prep": "p", "mask": None, "snip": None}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    new = {**old, "train": {"lr": 0.1, "batch_multiple": 8}}
+    with pytest.raises(NmtpruneError, match="train.batch_multiple is 8 but the run .* used 1"):
+        _check_resume(tmp_path, new)
+    _check_resume(tmp_path, {**old, "train": {"lr": 0.1, "batch_multiple": 1}})

@@ -54,16 +54,19 @@ def _configs(preset: str, model_overrides: dict | None, train_overrides: dict | 
 
 # Settings that may change when resuming (extending a run); everything else must match.
 _RESUMABLE = {"epochs", "max_minutes", "max_steps"}
+# Settings added since a run may have started: the value such a run used (set it to resume).
+_LEGACY = {"batch_multiple": 1}
 
 
 def _check_resume(rundir: Path, run_cfg: dict) -> None:
     old = read_json(rundir / "config.json")
     for section in ("model", "train"):
         for k, v in run_cfg[section].items():
-            # A setting newer than the run's config (absent there) cannot have differed.
-            if k not in _RESUMABLE and k in old.get(section, {}) and old[section][k] != v:
+            # A setting newer than the run's config had, for that run, the behaviour of before.
+            was = old.get(section, {}).get(k, _LEGACY.get(k))
+            if k not in _RESUMABLE and was != v:
                 raise NmtpruneError(f"--resume: {section}.{k} is {v!r} but the run in {rundir} used "
-                                    f"{old.get(section, {}).get(k)!r}; use the same settings or a new --out")
+                                    f"{was!r}; use the same settings or a new --out")
     for k in ("prep", "mask", "snip"):
         if old.get(k) != run_cfg.get(k):
             raise NmtpruneError(f"--resume: {k} differs from the run in {rundir}")
