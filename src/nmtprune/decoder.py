@@ -73,10 +73,11 @@ class Decoder(nn.Module):
         """
         feed_w = self.layers[0].weight_ih[:, self.emb_dim:] if self.input_feed else None
         query_w = self.attention.query_weight()
-        if torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda"):
+        dev = self.embed.weight.device.type
+        if torch.is_autocast_enabled(dev):
             # Autocast caches the low-precision copy of a parameter, not of a slice: cast the
             # slices here, once per sequence, instead of at every step (forward and backward).
-            dt = torch.get_autocast_dtype(self.embed.weight.device.type)
+            dt = torch.get_autocast_dtype(dev)
             feed_w = feed_w.to(dt) if feed_w is not None else None
             query_w = query_w.to(dt) if query_w is not None else None
         return feed_w, query_w

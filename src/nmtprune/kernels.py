@@ -122,31 +122,31 @@ class Stepper:
             l0 = dec.layers[0]
             # weight_ih of layer 0 is [W_emb | W_feed] already (the input is [embedding; h~]).
             mats = {"layer0": torch.cat([l0.weight_ih, l0.weight_hh], 1)}
-            self.bias = [(l.bias_ih + l.bias_hh).detach() for l in dec.layers]
+            bias = [(l.bias_ih + l.bias_hh).detach() for l in dec.layers]
             E = dec.embed.weight
             if kernels == "bf16" and E.size(0) * l0.weight_ih.size(0) * 4 <= GATE_TABLE_BYTES:
                 # Each target word's share of layer 0's gates, in fp32, once: a row lookup
                 # replaces a third of layer 0's product at every step.
-                self.gate_table = torch.addmm(self.bias[0], E, l0.weight_ih[:, :dec.emb_dim].t())
+                self.gate_table = torch.addmm(bias[0], E, l0.weight_ih[:, :dec.emb_dim].t())
                 mats["layer0"] = torch.cat([l0.weight_ih[:, dec.emb_dim:], l0.weight_hh], 1)
             for k in range(1, len(dec.layers)):
                 mats[f"layer{k}"] = torch.cat([dec.layers[k].weight_ih, dec.layers[k].weight_hh], 1)
             mats["attn_out"], mats["out"] = dec.attn_out.weight, dec.out.weight
-            self.out_bias = dec.out.bias.detach()
+            out_bias = dec.out.bias.detach()
             V = mats["out"].size(0)
             if kernels == "bf16" and V % 64:
                 # bf16 (AMX) products run ~25% faster with a multiple of 64 columns; the padding
                 # columns get bias -inf, so they never win a search and add 0 to the softmax.
                 pad = 64 - V % 64
                 mats["out"] = torch.cat([mats["out"], mats["out"].new_zeros(pad, mats["out"].size(1))])
-                self.out_bias = torch.cat([self.out_bias, self.out_bias.new_full((pad,), float("-inf"))])
-            biases = {f"layer{k}": self.bias[k] for k in range(len(dec.layers))}
-            biases["out"] = self.out_bias
+                out_bias = torch.cat([out_bias, out_bias.new_full((pad,), float("-inf"))])
+            biases = {f"layer{k}": b for k, b in enumerate(bias)}
+            biases["out"] = out_bias
             if self.gate_table is not None:
                 biases.pop("layer0")        # already in the table
             # bf16 adds each constant bias inside its product; other kernels add it per call.
             fused = biases if kernels == "bf16" else {}
-            self.add = {name: None if name in fused else b for name, b in biases.items()}
+            self.add = {name: b for name, b in biases.items() if name not in fused}
             for name, w in mats.items():
                 w = w.detach()
                 density = float((w != 0).float().mean())
@@ -197,11 +197,11 @@ class Stepper:
             gates = op["layer0"](torch.cat(x, 1), self.gate_table.index_select(0, tokens))
         else:
             x = [dec.embed(tokens), state.feed, state.h[0]] if dec.input_feed else [dec.embed(tokens), state.h[0]]
-            gates = op["layer0"](torch.cat(x, 1), add["layer0"])
+            gates = op["layer0"](torch.cat(x, 1), add.get("layer0"))
         h, c = self._cell(gates, state.c[0])
         hs, cs = [h], [c]
         for k in range(1, len(dec.layers)):
-            h, c = self._cell(op[f"layer{k}"](torch.cat([h, state.h[k]], 1), add[f"layer{k}"]), state.c[k])
+            h, c = self._cell(op[f"layer{k}"](torch.cat([h, state.h[k]], 1), add.get(f"layer{k}")), state.c[k])
             hs.append(h)
             cs.append(c)
         if memory.bias is not None and dec.attention.kind != "concat":
@@ -212,4 +212,4 @@ class Stepper:
             align = dec.attention(h, memory.keys, memory.mask, dec.attention.query_weight())
             ctx = torch.bmm(align.unsqueeze(1), memory.values).squeeze(1)
         h_tilde = torch.tanh(op["attn_out"](torch.cat([ctx, h], 1)))
-        return op["out"](h_tilde, add["out"]), State(hs, cs, h_tilde)
+        return op["out"](h_tilde, add.get("out")), State(hs, cs, h_tilde)

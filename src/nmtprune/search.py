@@ -80,14 +80,6 @@ def top_candidates(logits: torch.Tensor, scores: torch.Tensor, m: int,
     lse = torch.sub(logits, top).exp_().sum(1, keepdim=True).log_().add_(top)
     offset = scores.reshape(R, 1) - lse                                         # score - log-sum-exp
     _, blk = (maxima + offset).view(n, K * nb).topk(m, dim=1)                   # (n, m) in-sentence blocks
-    if nb * block == V:
-        # Whole blocks: sentence s's block b is global block s*K*nb + b, its values start at block * that.
-        first = torch.arange(0, R * nb, K * nb, device=logits.device).unsqueeze(1)          # (n, 1)
-        gblk = blk + first
-        flat = (gblk * block).unsqueeze(2) + torch.arange(block, device=logits.device)      # (n, m, block)
-        cand = logits.view(-1)[flat].add_(offset.view(-1)[torch.div(gblk, nb, rounding_mode="floor")].unsqueeze(2))
-        top_s, j = cand.view(n, -1).topk(m, dim=1)
-        return top_s, flat.view(n, -1).gather(1, j).sub_(first * block)
     row = torch.div(blk, nb, rounding_mode="floor") + torch.arange(0, R, K, device=logits.device).unsqueeze(1)
     col = (blk % nb).mul_(block).unsqueeze(2) + torch.arange(block, device=logits.device)   # (n, m, block)
     flat = row.unsqueeze(2) * V + col.clamp(max=V - 1)
