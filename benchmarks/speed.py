@@ -8,7 +8,9 @@ uniform init 0.1, Adam 1e-3, grad-norm 5, 4,096-token batches. Each trains for
 the same number of steps on Multi30k de-en, then translates test_2016_flickr
 (1,000 sentences, batch 32) with beam 1 and beam 5, each in a fresh process
 like the peer's `onmt_translate`; translation time excludes model loading, as
-the peer's `-report_time` does.
+the peer's `-report_time` does. Ours decodes as `nmtprune translate` does by
+default: one worker process per core, each taking whole batches (`--workers 0`);
+`*_1proc` is one process with torch's intra-op threads, as the peer runs.
 
 Ours runs twice: fp32 (the top-level figures and `ratios`, like for like with
 the peer, which runs fp32 on CPU) and bf16 (`--precision bf16` training under
@@ -62,14 +64,18 @@ def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
     out = {"precision": precision, "steps": steps, "train_wall_s": round(wall, 1), "train_tgt_tok_per_s": round(tok_s)}
     for beam in (1, 5):
         # A fresh process per beam size, as the peer's onmt_translate runs: the time covers
-        # translation only (model loading excluded, like its -report_time).
-        r = subprocess.run([sys.executable, "-c", TRANSLATE, str(run), str(prep), str(beam),
-                            "bf16" if precision == "bf16" else "dense"], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit(f"translation failed:\n{r.stderr[-2000:]}")
-        res = json.loads(r.stdout.strip().splitlines()[-1])
-        out[f"beam{beam}_sent_per_s"] = round(len(res["hyps"]) / res["secs"], 1)
-        out[f"bleu_beam{beam}"] = bleu_chrf(res["hyps"], test.raw_tgt)["bleu"]
+        # translation only (model loading excluded, like its -report_time). Workers 0 is the
+        # default (one decoding process per core); 1 (one process, torch's intra-op threads,
+        # the peer's way) is reported beside it.
+        for workers, key in ((0, ""), (1, "_1proc")):
+            r = subprocess.run([sys.executable, "-c", TRANSLATE, str(run), str(prep), str(beam),
+                                "bf16" if precision == "bf16" else "dense", str(workers)],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"translation failed:\n{r.stderr[-2000:]}")
+            res = json.loads(r.stdout.strip().splitlines()[-1])
+            out[f"beam{beam}_sent_per_s{key}"] = round(len(res["hyps"]) / res["secs"], 1)
+            out[f"bleu_beam{beam}{key}"] = bleu_chrf(res["hyps"], test.raw_tgt)["bleu"]
     return out
 
 
@@ -78,11 +84,11 @@ import json, sys, time
 from nmtprune.api import translate
 from nmtprune.checkpoint import load_checkpoint
 from nmtprune.data import Prepared
-run, prep, beam, kernels = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+run, prep, beam, kernels, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 ck = load_checkpoint(run)
 src = Prepared(prep).load("test_2016_flickr").raw_src
 t = time.perf_counter()
-hyps = translate(ck, src, beam=beam, batch_size=32, kernels=kernels)   # what `nmtprune translate` runs
+hyps = translate(ck, src, beam=beam, batch_size=32, kernels=kernels, workers=workers)   # what the CLI runs
 print(json.dumps({"secs": time.perf_counter() - t, "hyps": hyps}))
 """
 
@@ -116,12 +122,16 @@ def main() -> None:
             result["ratios" if i == 0 else f"ratios_{p}"] = {
                 "train": round(r["train_tgt_tok_per_s"] / peer_r["train_tgt_tok_per_s_median"], 2),
                 "beam1": round(r["beam1_sent_per_s"] / peer_r["beam1_sent_per_s"], 2),
-                "beam5": round(r["beam5_sent_per_s"] / peer_r["beam5_sent_per_s"], 2)}
+                "beam5": round(r["beam5_sent_per_s"] / peer_r["beam5_sent_per_s"], 2),
+                "beam1_1proc": round(r["beam1_sent_per_s_1proc"] / peer_r["beam1_sent_per_s"], 2),
+                "beam5_1proc": round(r["beam5_sent_per_s_1proc"] / peer_r["beam5_sent_per_s"], 2)}
     print(f"{'':<22} " + " ".join(f"{'ours ' + p:>10}" for p in precs) + f" {'OpenNMT-py':>11} "
           + " ".join(f"{'ratio ' + p:>11}" for p in precs))
     rows = [("train tgt tok/s", "train_tgt_tok_per_s", "train_tgt_tok_per_s_median", "train"),
             ("beam 1 sent/s", "beam1_sent_per_s", "beam1_sent_per_s", "beam1"),
             ("beam 5 sent/s", "beam5_sent_per_s", "beam5_sent_per_s", "beam5"),
+            ("beam 1, 1 process", "beam1_sent_per_s_1proc", "beam1_sent_per_s", "beam1_1proc"),
+            ("beam 5, 1 process", "beam5_sent_per_s_1proc", "beam5_sent_per_s", "beam5_1proc"),
             ("BLEU beam 5", "bleu_beam5", "bleu_beam5", None)]
     for label, k, pk, rk in rows:
         pv = result.get("peer", {}).get(pk, "-")

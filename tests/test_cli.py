@@ -35,6 +35,7 @@ def test_evaluate_json_last_line(cli_run):
     (["translate", "{tmp}/nothing"], "no checkpoint found"),
     (["translate", "{junk}"], "not a readable checkpoint"),
     (["translate", "{run}", "--beam", "0"], "--beam must be between 1 and 100"),
+    (["translate", "{run}", "--workers", "-1"], "--workers must be >= 0"),
     (["evaluate", "{run}", "--split", "nope"], "split 'nope' is not in"),
     (["prepare", "--data", "{tmp}/none", "--src", "de", "--tgt", "en", "--out", "{tmp}/p"],
      "data directory not found"),

@@ -144,14 +144,24 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
 
 
 def translate(ckpt: str | Checkpoint, lines: list[str], beam: int = 5, batch_size: int = 64,
-              device: str = "cpu", **kw) -> list[str]:
-    """Translate raw sentences with a checkpoint (path or loaded)."""
-    if beam < 1 or beam > 100:
-        raise NmtpruneError(f"--beam must be between 1 and 100, got {beam}")
+              device: str = "cpu", workers: int = 0, **kw) -> list[str]:
+    """Translate raw sentences with a checkpoint (path or loaded).
+
+    ``workers``: decoding processes on CPU (0 = one per core; see :mod:`nmtprune.workers`).
+    """
+    _check_decoding(beam, workers)
     tune_allocator()
     dev = resolve_device(device)
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, dev)
-    return translate_lines(ck.model, ck.src_tok, ck.tgt_tok, lines, beam, batch_size, dev, **kw)
+    return translate_lines(ck.model, ck.src_tok, ck.tgt_tok, lines, beam, batch_size, dev,
+                           workers=workers, **kw)
+
+
+def _check_decoding(beam: int, workers: int) -> None:
+    if beam < 1 or beam > 100:
+        raise NmtpruneError(f"--beam must be between 1 and 100, got {beam}")
+    if workers < 0:
+        raise NmtpruneError(f"--workers must be >= 0 (0 = one per core), got {workers}")
 
 
 def _eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
@@ -174,14 +184,13 @@ def _eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
 
 def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str | None = None,
              beam: int = 5, batch_size: int = 64, device: str = "cpu", out_dir: str | None = None,
-             progress: bool = False, alpha: float = 1.0, kernels: str = "dense") -> dict:
+             progress: bool = False, alpha: float = 1.0, kernels: str = "dense", workers: int = 0) -> dict:
     """Perplexity, BLEU and chrF of a checkpoint on a split; writes the hypotheses.
 
     Returns:
         ``{"ppl", "bleu", "chrf", "signature", "sentences", "hypotheses", ...}``.
     """
-    if beam < 1 or beam > 100:
-        raise NmtpruneError(f"--beam must be between 1 and 100, got {beam}")
+    _check_decoding(beam, workers)
     tune_allocator()
     dev = resolve_device(device)
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, dev)
@@ -191,7 +200,7 @@ def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str 
     t0 = time.time()
     ppl = perplexity(ck.model, corpus, device=dev)
     hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, corpus.raw_src, beam, batch_size, dev,
-                           progress=progress, alpha=alpha, kernels=kernels)
+                           progress=progress, alpha=alpha, kernels=kernels, workers=workers)
     result = {"ppl": round(ppl, 4), **bleu_chrf(hyps, corpus.raw_tgt), "sentences": len(hyps),
               "split": split, "beam": beam, "checkpoint": str(ck.path), "seconds": round(time.time() - t0, 2)}
     target_dir = Path(out_dir) if out_dir else ck.path.parent

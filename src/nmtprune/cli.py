@@ -141,13 +141,16 @@ def _translate(sub):
     sub.add_argument("--alpha", type=_num(float), default=1.0, help="length normalisation exponent")
     sub.add_argument("--kernels", default="dense",
                      help="dense | sparse | auto (per matrix, measured) | bf16 (bfloat16 products)")
+    sub.add_argument("--workers", type=_num(int), default=0,
+                     help="decoding processes on CPU, each taking whole batches (default 0: one per core)")
     sub.add_argument("--device", default="cpu")
 
     def run(a):
         from .api import translate
         from .fileio import atomic_write, read_lines
         lines = read_lines(a.input) if a.input else sys.stdin.read().splitlines()
-        hyps = translate(a.checkpoint, lines, a.beam, a.batch_size, a.device, alpha=a.alpha, kernels=a.kernels)
+        hyps = translate(a.checkpoint, lines, a.beam, a.batch_size, a.device, alpha=a.alpha, kernels=a.kernels,
+                         workers=a.workers)
         text = "".join(h + "\n" for h in hyps)
         if a.output:
             atomic_write(a.output, text)
@@ -166,6 +169,8 @@ def _evaluate(sub):
     sub.add_argument("--alpha", type=_num(float), default=1.0)
     sub.add_argument("--kernels", default="dense",
                      help="dense | sparse | auto (per matrix, measured) | bf16 (bfloat16 products)")
+    sub.add_argument("--workers", type=_num(int), default=0,
+                     help="decoding processes on CPU, each taking whole batches (default 0: one per core)")
     sub.add_argument("--out", help="directory for hypotheses and the JSON (default: beside the checkpoint)")
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--json", action="store_true", help="print the result as one JSON line")
@@ -173,7 +178,7 @@ def _evaluate(sub):
     def run(a):
         from .api import evaluate
         r = evaluate(a.checkpoint, a.split, a.data, a.beam, a.batch_size, a.device, a.out,
-                     progress=sys.stderr.isatty(), alpha=a.alpha, kernels=a.kernels)
+                     progress=sys.stderr.isatty(), alpha=a.alpha, kernels=a.kernels, workers=a.workers)
         if a.json:
             print(json.dumps(r))
         else:
