@@ -141,7 +141,7 @@ def main() -> None:
             ratios.append(f"{rr[rk]:.2f}x" if rk and rr else "")
         print(f"{label:<22} " + " ".join(f"{runs[p][k]:>10}" for p in precs) + f" {pv:>11} "
               + " ".join(f"{r:>11}" for r in ratios))
-    save_result("speed", result)
+    save_result("speed", result, history=True)
 
 
 if __name__ == "__main__":
