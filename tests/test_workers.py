@@ -28,7 +28,7 @@ def test_results_come_back_in_shard_order_with_progress():
     assert sum(seen) == 6 and len(seen) == 6
     pids = {r[1] for r in results}
     assert len(pids) == 3 and os.getpid() not in pids          # really separate processes
-    assert all(r[2] == max(1, torch.get_num_threads() // 3) for r in results)
+    assert all(r[2] == 1 for r in results)                    # forked OpenMP: one thread only
 
 
 def _fail_on_two(shard, report):

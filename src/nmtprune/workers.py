@@ -1,4 +1,4 @@
-"""Decoding shards in forked worker processes, one or few CPU threads each.
+"""Decoding shards in forked worker processes, one CPU thread each.
 
 A CPU decoding step is ~100 small kernels: split over two intra-op threads,
 each kernel's little work is shared and the threads wait on each other, so two
@@ -39,11 +39,13 @@ def resolve_workers(workers: int, device: torch.device | str, batches: int) -> i
     return max(1, min(want, batches))
 
 
-def _child(fn: Callable, shard: Any, conn: Connection, threads: int) -> None:
+def _child(fn: Callable, shard: Any, conn: Connection) -> None:
     """Run ``fn(shard, report)`` and send ("done", result) or ("error", text); never returns."""
     code = 0
     try:
-        torch.set_num_threads(threads)
+        # One thread, always: GNU OpenMP (torch's CPU thread pool) is not fork-safe, and a
+        # forked child that opens a parallel region of 2+ threads hangs (checked: torch 2.13).
+        torch.set_num_threads(1)
         result = fn(shard, lambda n: conn.send(("progress", n)))
         conn.send(("done", result))
     except BaseException as e:                 # noqa: BLE001 - everything goes back to the parent
@@ -62,12 +64,10 @@ def run_forked(fn: Callable[[Any, Callable[[int], None]], Any], shards: Sequence
                progress: Callable[[int], None] | None = None) -> list[Any]:
     """``[fn(shard, report) for shard in shards]``, each in its own forked process.
 
-    Each worker gets ``torch.get_num_threads() // len(shards)`` threads (at least
-    one). ``report(n)`` in a worker calls ``progress(n)`` in the parent. A worker's
+    Each worker runs single-threaded (see :func:`_child`). ``report(n)`` in a worker calls ``progress(n)`` in the parent. A worker's
     exception is raised here as :class:`NmtpruneError` naming it; a worker that
     dies without a word (killed) too. Other workers are stopped on any failure.
     """
-    threads = max(1, torch.get_num_threads() // len(shards))
     kids: list[tuple[int, Connection]] = []
     results: list[Any] = [None] * len(shards)
     ok = False
@@ -81,7 +81,7 @@ def run_forked(fn: Callable[[Any, Callable[[int], None]], Any], shards: Sequence
                 pid = os.fork()
             if pid == 0:
                 parent_end.close()
-                _child(fn, shard, child_end, threads)
+                _child(fn, shard, child_end)
             child_end.close()
             kids.append((pid, parent_end))
         pending = {conn: j for j, (_, conn) in enumerate(kids)}
