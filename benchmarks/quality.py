@@ -39,7 +39,7 @@ def main() -> None:
               "epoch_log": log}
     print(f"{a.split} beam {a.beam}: BLEU {r['bleu']} chrF {r['chrf']} (val BLEU {val['bleu']}, "
           f"val ppl {val['ppl']:.2f}); {summary['epochs']} epochs in {summary['wall_s'] / 60:.1f} min")
-    save_result(a.name, result)
+    save_result(a.name, result, history=True)
 
 
 if __name__ == "__main__":

@@ -64,9 +64,10 @@ def run_forked(fn: Callable[[Any, Callable[[int], None]], Any], shards: Sequence
                progress: Callable[[int], None] | None = None) -> list[Any]:
     """``[fn(shard, report) for shard in shards]``, each in its own forked process.
 
-    Each worker runs single-threaded (see :func:`_child`). ``report(n)`` in a worker calls ``progress(n)`` in the parent. A worker's
-    exception is raised here as :class:`NmtpruneError` naming it; a worker that
-    dies without a word (killed) too. Other workers are stopped on any failure.
+    Each worker runs single-threaded (see :func:`_child`). ``report(n)`` in a worker
+    calls ``progress(n)`` in the parent. A worker's exception is raised here as
+    :class:`NmtpruneError` (one line; ours keep their message), as is a worker that
+    dies without a word (killed). The other workers are stopped on any failure.
     """
     kids: list[tuple[int, Connection]] = []
     results: list[Any] = [None] * len(shards)
