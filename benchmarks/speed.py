@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from results_io import save_result
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "multi30k"
 PEER = ROOT.parent / "shared" / "peers" / "opennmt" / "run.sh"
+PEER_DIR = Path(os.environ.get("PEER_DIR", "/tmp/opennmt-peer"))      # run.sh's work directory
 PEER_ARCH = {"emb_dim": 256, "enc_hidden": 256, "enc_layers": 2, "bidirectional": True, "dec_hidden": 256,
              "dec_layers": 2, "attention": "general", "input_feed": True, "dropout": 0.2, "init": "uniform",
              "init_range": 0.1}
@@ -47,6 +49,7 @@ PEER_TRAIN = {"optimizer": "adam", "lr": 1e-3, "clip": 5.0, "batch_tokens": 4096
 
 def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
     import nmtprune
+    from nmtprune.checkpoint import load_checkpoint
     from nmtprune.data import Prepared
     from nmtprune.metrics import bleu_chrf
     prep = work / "prep-joint8k"
@@ -64,6 +67,7 @@ def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
     steps_in = [int(h[1]) - (int(hist[i - 1][1]) if i else 0) for i, h in enumerate(hist)]
     tok_s = sum(s * float(h[5]) for s, h in zip(steps_in, hist)) / sum(steps_in)
     test = Prepared(prep).load("test_2016_flickr")
+    tok = load_checkpoint(run).tgt_tok
     out = {"precision": precision, "steps": steps, "train_wall_s": round(wall, 1), "train_tgt_tok_per_s": round(tok_s)}
     for beam in (1, 5):
         # A fresh process per beam size, as the peer's onmt_translate runs: the time covers
@@ -79,6 +83,9 @@ def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
             res = json.loads(r.stdout.strip().splitlines()[-1])
             out[f"beam{beam}_sent_per_s{key}"] = round(len(res["hyps"]) / res["secs"], 1)
             out[f"bleu_beam{beam}{key}"] = bleu_chrf(res["hyps"], test.raw_tgt)["bleu"]
+        # Output length sets the number of decoding steps: the rates compare only if both
+        # systems write about as much (mean pieces per hypothesis, the peer's below).
+        out[f"mean_pieces_beam{beam}"] = round(sum(len(tok.encode(h)) for h in res["hyps"]) / len(res["hyps"]), 2)
     return out
 
 
@@ -108,7 +115,11 @@ def peer(steps: int) -> dict:
     r = subprocess.run(["bash", str(PEER), str(steps)], capture_output=True, text=True, cwd=ROOT)
     if r.returncode != 0:
         raise SystemExit(f"peer run failed:\n{r.stderr[-2000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for beam in (1, 5):       # its SentencePiece output, one hypothesis a line
+        lines = (PEER_DIR / "run" / f"hyp{beam}.sp").read_text().splitlines()
+        out[f"mean_pieces_beam{beam}"] = round(sum(len(l.split()) for l in lines) / len(lines), 2)
+    return out
 
 
 def main() -> None:
@@ -144,7 +155,8 @@ def main() -> None:
             ("beam 5 sent/s", "beam5_sent_per_s", "beam5_sent_per_s", "beam5"),
             ("beam 1, 1 process", "beam1_sent_per_s_1proc", "beam1_sent_per_s", "beam1_1proc"),
             ("beam 5, 1 process", "beam5_sent_per_s_1proc", "beam5_sent_per_s", "beam5_1proc"),
-            ("BLEU beam 5", "bleu_beam5", "bleu_beam5", None)]
+            ("BLEU beam 5", "bleu_beam5", "bleu_beam5", None),
+            ("pieces/hyp beam 5", "mean_pieces_beam5", "mean_pieces_beam5", None)]
     for label, k, pk, rk in rows:
         pv = result.get("peer", {}).get(pk, "-")
         ratios = []
