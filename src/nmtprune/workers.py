@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import warnings
 from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, Callable, Sequence
@@ -24,8 +25,9 @@ from .errors import NmtpruneError
 
 
 def can_fork(device: torch.device | str) -> bool:
-    """Forking is safe here: a POSIX system and a CPU device (a forked CUDA context is unusable)."""
-    return hasattr(os, "fork") and torch.device(device).type == "cpu"
+    """Forking is safe here: Linux (what we tested; macOS system libraries are not fork-safe)
+    and a CPU device (a forked CUDA context is unusable)."""
+    return sys.platform.startswith("linux") and torch.device(device).type == "cpu"
 
 
 def resolve_workers(workers: int, device: torch.device | str, batches: int) -> int:
