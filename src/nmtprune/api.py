@@ -24,6 +24,7 @@ from .perf import tune_allocator
 from .distributed import barrier, init_from_env, is_main
 from .training import fit, load_state
 from .translation import translate_lines
+from .workers import check_workers
 
 __all__ = ["prepare", "train", "translate", "evaluate", "retrain", "resolve_device"]
 
@@ -160,8 +161,7 @@ def translate(ckpt: str | Checkpoint, lines: list[str], beam: int = 5, batch_siz
 def _check_decoding(beam: int, workers: int) -> None:
     if beam < 1 or beam > 100:
         raise NmtpruneError(f"--beam must be between 1 and 100, got {beam}")
-    if workers < 0:
-        raise NmtpruneError(f"--workers must be >= 0 (0 = one per core), got {workers}")
+    check_workers(workers)      # before loading anything
 
 
 def _eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:

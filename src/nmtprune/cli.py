@@ -63,8 +63,8 @@ def _prepare(sub):
             raise NmtpruneError("prepare: give --data DIR or --split-files")
         files = {s: (x, y) for s, x, y in (a.split_files or [])}
         prepare(a.out, a.data, a.src, a.tgt, files, tokenizer=a.tokenizer, vocab_size=a.vocab_size,
-                joint=a.joint, side_vocab=not a.shared_vocab, min_freq=a.min_freq, max_len=a.max_len, train_split=a.train_split,
-                valid_split=a.valid_split, log=lambda m: print(m, file=sys.stderr))
+                joint=a.joint, side_vocab=not a.shared_vocab, min_freq=a.min_freq, max_len=a.max_len,
+                train_split=a.train_split, valid_split=a.valid_split, log=lambda m: print(m, file=sys.stderr))
         print(a.out)
     return run
 
@@ -131,11 +131,8 @@ def _train(sub):
     return run
 
 
-@command("translate", "translate text (stdin or --input) with a checkpoint")
-def _translate(sub):
-    sub.add_argument("checkpoint")
-    sub.add_argument("--input", help="file of source sentences (default: stdin)")
-    sub.add_argument("--output", help="write here instead of stdout")
+def _decoding_options(sub) -> None:
+    """Options shared by translate and evaluate."""
     sub.add_argument("--beam", type=_num(int), default=5)
     sub.add_argument("--batch-size", type=_num(int), default=64)
     sub.add_argument("--alpha", type=_num(float), default=1.0, help="length normalisation exponent")
@@ -144,6 +141,14 @@ def _translate(sub):
     sub.add_argument("--workers", type=_num(int), default=0,
                      help="decoding processes on CPU, each taking whole batches (default 0: one per core)")
     sub.add_argument("--device", default="cpu")
+
+
+@command("translate", "translate text (stdin or --input) with a checkpoint")
+def _translate(sub):
+    sub.add_argument("checkpoint")
+    sub.add_argument("--input", help="file of source sentences (default: stdin)")
+    sub.add_argument("--output", help="write here instead of stdout")
+    _decoding_options(sub)
 
     def run(a):
         from .api import translate
@@ -164,15 +169,8 @@ def _evaluate(sub):
     sub.add_argument("checkpoint")
     sub.add_argument("--split", default="test_2016_flickr")
     sub.add_argument("--data", help="raw data directory (default: the checkpoint's prepared data)")
-    sub.add_argument("--beam", type=_num(int), default=5)
-    sub.add_argument("--batch-size", type=_num(int), default=64)
-    sub.add_argument("--alpha", type=_num(float), default=1.0)
-    sub.add_argument("--kernels", default="dense",
-                     help="dense | sparse | auto (per matrix, measured) | bf16 (bfloat16 products)")
-    sub.add_argument("--workers", type=_num(int), default=0,
-                     help="decoding processes on CPU, each taking whole batches (default 0: one per core)")
+    _decoding_options(sub)
     sub.add_argument("--out", help="directory for hypotheses and the JSON (default: beside the checkpoint)")
-    sub.add_argument("--device", default="cpu")
     sub.add_argument("--json", action="store_true", help="print the result as one JSON line")
 
     def run(a):

@@ -17,6 +17,12 @@ from .attention import Attention
 from .loss import FastDropout
 
 
+def _autocast_dtype(t: torch.Tensor) -> torch.dtype | None:
+    """The low-precision dtype autocast uses on ``t``'s device, or None where it is off."""
+    dev = t.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
+
+
 @dataclass
 class Memory:
     """Encoder outputs for attention. values: (N, S, He); keys: (N, S, Hd); mask: (N, S) bool;
@@ -73,11 +79,10 @@ class Decoder(nn.Module):
         """
         feed_w = self.layers[0].weight_ih[:, self.emb_dim:] if self.input_feed else None
         query_w = self.attention.query_weight()
-        dev = self.embed.weight.device.type
-        if torch.is_autocast_enabled(dev):
+        dt = _autocast_dtype(self.embed.weight)
+        if dt is not None:
             # Autocast caches the low-precision copy of a parameter, not of a slice: cast the
             # slices here, once per sequence, instead of at every step (forward and backward).
-            dt = torch.get_autocast_dtype(dev)
             feed_w = feed_w.to(dt) if feed_w is not None else None
             query_w = query_w.to(dt) if query_w is not None else None
         return feed_w, query_w
@@ -124,9 +129,9 @@ class Decoder(nn.Module):
             h_tilde (B, T, Hd) and alignments (B, T, S).
         """
         weights = self.step_weights()
-        if torch.is_autocast_enabled(memory.values.device.type):
+        dt = _autocast_dtype(memory.values)
+        if dt is not None:
             # Cast the attention memory once, not in every step's products.
-            dt = torch.get_autocast_dtype(memory.values.device.type)
             memory = Memory(memory.values.to(dt), memory.keys.to(dt), memory.mask)
         # unbind, not gates[:, t]: each indexed slice would get its own full-size zero gradient.
         outs, aligns = [], []

@@ -30,11 +30,15 @@ def can_fork(device: torch.device | str) -> bool:
     return sys.platform.startswith("linux") and torch.device(device).type == "cpu"
 
 
+def check_workers(workers: int) -> None:
+    if workers < 0:
+        raise NmtpruneError(f"--workers must be >= 0 (0 = one per core), got {workers}")
+
+
 def resolve_workers(workers: int, device: torch.device | str, batches: int) -> int:
     """``workers`` 0 = auto: one per intra-op thread torch would use, on CPU only,
     never more than there are batches. An explicit count is capped the same way."""
-    if workers < 0:
-        raise NmtpruneError(f"--workers must be >= 0 (0 = auto), got {workers}")
+    check_workers(workers)
     if not can_fork(device):
         return 1
     want = workers or torch.get_num_threads()
