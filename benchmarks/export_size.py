@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 from nmtprune.api import evaluate
-from nmtprune.checkpoint import resolve
-from nmtprune.export import export
+from nmtprune.checkpoint.model_file import resolve
+from nmtprune.checkpoint.export import export
 from nmtprune.prune import inspect, prune
 from results_io import save_result
 

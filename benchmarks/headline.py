@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from nmtprune.store import Store
-from nmtprune.study import run_study
+from nmtprune.study.store import Store
+from nmtprune.study.runner import run_study
 from results_io import save_result
 
 

@@ -10,6 +10,8 @@ Last line: {"dense": {...}, "rows": [{"method", "sparsity", "retrained", "bleu",
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +25,7 @@ from results_io import save_result
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)   # training's epoch lines
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--retrain-epochs", type=int, default=4)
@@ -43,8 +46,7 @@ def main() -> None:
                          **{k: r[k] for k in keys}})
             print(f"{crit + '/' + alloc:<28} {x:>8.0%} {r['bleu']:>6} {r['chrf']:>6} {r['ppl']:>9.2f}")
     t = time.time()
-    retrain(work / "magnitude-class_blind-0.8", work / "cb80-rt", {"epochs": a.retrain_epochs}, progress=False,
-            log=lambda m: print(m))
+    retrain(work / "magnitude-class_blind-0.8", work / "cb80-rt", {"epochs": a.retrain_epochs}, progress=False)
     r = evaluate(work / "cb80-rt", a.split)
     rows.append({"method": "magnitude/class_blind", "sparsity": 0.8, "retrained": True,
                  "retrain_epochs": a.retrain_epochs, "retrain_s": round(time.time() - t), **{k: r[k] for k in keys}})

@@ -44,9 +44,10 @@ def _rss_kib(field: str) -> int:
 
 def worker(size: str, method: str) -> dict:
     import torch
-    from nmtprune.config import ModelConfig
-    from nmtprune.model import build_model
-    from nmtprune.prune import compute_masks, prunable_classes
+    from nmtprune.model.config import ModelConfig
+    from nmtprune.model.seq2seq import build_model
+    from nmtprune.prune import compute_masks
+    from nmtprune.prune.compute import prunable_classes
     torch.manual_seed(0)
     model = build_model(ModelConfig(**SIZES[size]), seed=0)
     names = [n for ns in prunable_classes(model).values() for n in ns]

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 
-from nmtprune.checkpoint import load_checkpoint
-from nmtprune.data import Prepared
-from nmtprune.kernels import Stepper, _dense, _sparse, _time
-from nmtprune.metrics import bleu_chrf
+from nmtprune.checkpoint.load import load_checkpoint
+from nmtprune.data.prepared import Prepared
+from nmtprune.decode.kernels import Stepper, _dense, _sparse, _time
+from nmtprune.decode.metrics import bleu_chrf
 from nmtprune.prune import inspect, prune
-from nmtprune.translation import translate_lines
+from nmtprune.decode.translation import translate_lines
 from results_io import save_result
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -49,18 +50,17 @@ PEER_TRAIN = {"optimizer": "adam", "lr": 1e-3, "clip": 5.0, "batch_tokens": 4096
 
 def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
     import nmtprune
-    from nmtprune.checkpoint import load_checkpoint
-    from nmtprune.data import Prepared
-    from nmtprune.metrics import bleu_chrf
+    from nmtprune.checkpoint.load import load_checkpoint
+    from nmtprune.data.prepared import Prepared
+    from nmtprune.decode.metrics import bleu_chrf
     prep = work / "prep-joint8k"
     if not (prep / "prep.json").is_file():
-        nmtprune.prepare(prep, DATA, "de", "en", joint=True, vocab_size=8000, log=lambda m: None)
+        nmtprune.prepare(prep, DATA, "de", "en", joint=True, vocab_size=8000)
     run = work / f"run-{precision}"
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.time()
     nmtprune.train(prep, run, "small", PEER_ARCH, {**PEER_TRAIN, "max_steps": steps, "precision": precision},
-                   progress=False,
-                   log=lambda m: print(m, file=sys.stderr))
+                   progress=False)
     wall = time.time() - t0
     hist = [l.split(",") for l in (run / "log.csv").read_text().splitlines()[1:]]
     # tokens/s over the training steps only (validation excluded), weighted by epoch length
@@ -92,8 +92,8 @@ def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
 TRANSLATE = """
 import json, sys, time
 from nmtprune.api import translate
-from nmtprune.checkpoint import load_checkpoint
-from nmtprune.data import Prepared
+from nmtprune.checkpoint.load import load_checkpoint
+from nmtprune.data.prepared import Prepared
 run, prep, beam, kernels, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 ck = load_checkpoint(run)
 src = Prepared(prep).load("test_2016_flickr").raw_src
@@ -123,6 +123,7 @@ def peer(steps: int) -> dict:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")   # training's epoch lines
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--no-peer", action="store_true")

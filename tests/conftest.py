@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nmtprune.api import prepare
-from nmtprune.config import ModelConfig
-from nmtprune.data import Prepared
+from nmtprune.model.config import ModelConfig
+from nmtprune.data.prepared import Prepared
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "multi30k"
 
@@ -42,7 +42,7 @@ def raw_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def prep_dir(raw_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prep")
-    prepare(out, raw_dir, "de", "en", vocab_size=600, log=lambda m: None)
+    prepare(out, raw_dir, "de", "en", vocab_size=600)
     return out
 
 

@@ -72,7 +72,7 @@ def test_prune_inspect_retrain(cli_run, tmp_path):
     m = load_file(str(tmp_path / "re" / "model.masks.safetensors"))
     assert all(torch_all_zero(w[n][~m[n].bool()]) for n in m)
     # the pruned checkpoint is a plain state dict: it loads into a plain model
-    from nmtprune.checkpoint import load_checkpoint
+    from nmtprune.checkpoint.load import load_checkpoint
     assert load_checkpoint(tmp_path / "re").masks is not None
 
 

@@ -1,13 +1,15 @@
 import gzip
+import logging
 
 import numpy as np
 import pytest
 
 from nmtprune.api import prepare
-from nmtprune.batching import collate, make_batches
-from nmtprune.data import Prepared, find_splits
+from nmtprune.data.batching import collate, make_batches
+from nmtprune.data.corpus import find_splits
+from nmtprune.data.prepared import Prepared
+from nmtprune.data.tokenizers import BOS, EOS, PAD
 from nmtprune.errors import NmtpruneError
-from nmtprune.vocab import BOS, EOS, PAD
 
 
 def test_prepare_real_data_layout(prepared, raw_dir):
@@ -23,7 +25,7 @@ def test_prepare_real_data_layout(prepared, raw_dir):
     assert tok.decode(list(test.tgt[0])) == test.raw_tgt[0]
 
 
-def test_train_split_filtering(tmp_path):
+def test_train_split_filtering(tmp_path, caplog):
     d = tmp_path / "raw"
     d.mkdir()
     src = ["ein Hund", "", "zwei Katzen", "sehr " * 80, "ein Haus"] * 20
@@ -32,8 +34,9 @@ def test_train_split_filtering(tmp_path):
     (d / "train.en").write_text("\n".join(tgt) + "\n")
     (d / "val.de").write_text("ein Hund\n\n")
     (d / "val.en").write_text("a dog\n\n")
-    logs = []
-    out = prepare(tmp_path / "p", d, "de", "en", vocab_size=40, max_len=30, log=logs.append)
+    with caplog.at_level(logging.INFO, logger="nmtprune"):
+        out = prepare(tmp_path / "p", d, "de", "en", vocab_size=40, max_len=30)
+    logs = [r.getMessage() for r in caplog.records]
     stats = Prepared(out).meta["stats"]
     assert stats["train"] == {**stats["train"], "lines": 100, "kept": 40, "dropped_empty": 40,
                               "dropped_too_long": 20}
@@ -111,11 +114,10 @@ def test_collate_layout(prepared):
 
 
 def test_joint_tokenizer_keeps_each_sides_own_pieces(raw_dir, tmp_path):
-    out = prepare(tmp_path / "j", raw_dir, "de", "en", joint=True, vocab_size=1000, log=lambda m: None)
+    out = prepare(tmp_path / "j", raw_dir, "de", "en", joint=True, vocab_size=1000)
     p = Prepared(out)
     src, tgt = p.tokenizer("src"), p.tokenizer("tgt")
-    shared = prepare(tmp_path / "s", raw_dir, "de", "en", joint=True, side_vocab=False, vocab_size=1000,
-                     log=lambda m: None)
+    shared = prepare(tmp_path / "s", raw_dir, "de", "en", joint=True, side_vocab=False, vocab_size=1000)
     full = Prepared(shared).tokenizer("tgt")
     # each side keeps fewer pieces than the joint model, and the sizes are what prep.json records
     assert tgt.size < full.size and src.size < full.size
@@ -134,7 +136,7 @@ def test_joint_tokenizer_keeps_each_sides_own_pieces(raw_dir, tmp_path):
     assert 1 in tgt.encode("Ein Mann schläft auf einer Bank.")
     assert 1 not in src.encode("Ein Mann schläft auf einer Bank.")
     # the file is self-contained: loads on its own, and a foreign file is refused clearly
-    from nmtprune.vocab import load_tokenizer
+    from nmtprune.data.tokenizers import load_tokenizer
     assert load_tokenizer(out / "joint-tgt.side.npz").encode("two cats") == tgt.encode("two cats")
     bad = tmp_path / "bad.side.npz"
     bad.write_bytes(b"not a zip")

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from nmtprune.prune import compute_masks
-from nmtprune.masks import save_masks
-from nmtprune.model import build_model
+from nmtprune.model.masks import save_masks
+from nmtprune.model.seq2seq import build_model
 
 from conftest import TINY_MODEL, tiny_config
 

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from nmtprune.api import train, translate
-from nmtprune.checkpoint import load_checkpoint
+from nmtprune.checkpoint.load import load_checkpoint
 from nmtprune.errors import NmtpruneError
-from nmtprune.export import export, load_nmtz
+from nmtprune.checkpoint.export import export
+from nmtprune.checkpoint.nmtz import load_nmtz
 from nmtprune.prune import inspect, prune
 
 from conftest import TINY_MODEL, TINY_TRAIN
@@ -18,7 +19,7 @@ LINES = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "Eine Frau
 @pytest.fixture(scope="module")
 def pruned(prep_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("exp")
-    train(prep_dir, d / "run", "tiny", TINY_MODEL, TINY_TRAIN, progress=False, log=lambda m: None)
+    train(prep_dir, d / "run", "tiny", TINY_MODEL, TINY_TRAIN, progress=False)
     prune(d / "run", "magnitude", "class_blind", 0.8, d / "pruned")
     return d
 
@@ -32,7 +33,7 @@ def test_fp32_round_trip_is_bit_exact(pruned):
     assert translate(a, LINES, beam=3) == translate(str(pruned / "m.nmtz"), LINES, beam=3)
     # the bitmask bound at 80% is 0.2 + 1/32 = 0.231 of the pruned tensors' bytes (lzma'd masks do
     # better); unpruned biases are stored as they are
-    from nmtprune.export import encode_tensor
+    from nmtprune.checkpoint.nmtz import encode_tensor
     pruned_dense = pruned_export = other = 0
     for n, w in a.model.state_dict().items():
         entry, blobs = encode_tensor(w, a.masks.get(n), "fp32")
@@ -89,8 +90,8 @@ def test_dense_export_works_and_says_so(pruned, tmp_path):
 
 @pytest.mark.parametrize("kernels", ["sparse", "auto"])
 def test_sparse_kernels_give_the_dense_outputs(pruned, kernels):
-    from nmtprune.batching import pad_sources
-    from nmtprune.kernels import Stepper
+    from nmtprune.data.batching import pad_sources
+    from nmtprune.decode.kernels import Stepper
     ck = load_checkpoint(pruned / "pruned")
     dense, other = Stepper(ck.model, "dense"), Stepper(ck.model, kernels, rows=8)
     src, lens = pad_sources([ck.src_tok.encode(l) for l in LINES])

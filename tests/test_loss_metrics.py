@@ -3,10 +3,11 @@ import math
 import pytest
 import torch
 
-from nmtprune.data import Corpus
-from nmtprune.loss import FastDropout, softmax_xent
-from nmtprune.metrics import bleu_chrf, perplexity, sentence_bleu
-from nmtprune.model import build_model
+from nmtprune.data.corpus import Corpus
+from nmtprune.model.layers import FastDropout
+from nmtprune.model.loss import softmax_xent
+from nmtprune.decode.metrics import bleu_chrf, perplexity, sentence_bleu
+from nmtprune.model.seq2seq import build_model
 
 from conftest import tiny_config
 
@@ -29,7 +30,7 @@ def test_xent_matches_torch(eps):
 
 def test_xent_in_chunks_and_from_bf16_logits():
     """Rows beyond one chunk, and bfloat16 logits (autocast) computed in fp32 with a bf16 gradient."""
-    from nmtprune.loss import CHUNK
+    from nmtprune.model.loss import CHUNK
     torch.manual_seed(1)
     n = 2 * CHUNK + 37
     x = torch.randn(n, 9, dtype=torch.float64, requires_grad=True)
@@ -74,7 +75,7 @@ def test_perplexity_is_exp_mean_token_nll():
     cfg = tiny_config()
     model = build_model(cfg, seed=3).eval()
     corpus = Corpus([np.array([5, 6], np.int32)], [np.array([9, 10, 11], np.int32)])
-    from nmtprune.batching import collate
+    from nmtprune.data.batching import collate
     batch = collate(corpus, [0])
     logp = torch.log_softmax(model(batch), -1)[0]
     nll = -sum(logp[t, y].item() for t, y in enumerate(batch.tgt_out[0].tolist()))

@@ -1,10 +1,12 @@
 import pytest
 import torch
 
-from nmtprune.batching import pad_sources
-from nmtprune.config import ATTENTIONS, INITS
-from nmtprune.model import build_model, count_parameters, weight_classes
-from nmtprune.vocab import BOS
+from nmtprune.data.batching import pad_sources
+from nmtprune.model.config import ATTENTIONS
+from nmtprune.model.init import INIT_SCHEMES
+from nmtprune.model.classes import weight_classes
+from nmtprune.model.seq2seq import build_model, count_parameters
+from nmtprune.data.tokenizers import BOS
 
 from conftest import tiny_config
 
@@ -14,7 +16,7 @@ def _batch(cfg, lens=(5, 3, 1), tlen=4, seed=0):
     src, src_len = pad_sources([torch.randint(4, cfg.src_vocab, (n,), generator=g).tolist() for n in lens])
     tgt = torch.randint(4, cfg.tgt_vocab, (len(lens), tlen), generator=g)
     tgt_in = torch.cat([torch.full((len(lens), 1), BOS), tgt[:, :-1]], 1)
-    from nmtprune.batching import Batch
+    from nmtprune.data.batching import Batch
     return Batch(src, src_len, tgt_in, tgt, torch.arange(len(lens)))
 
 
@@ -39,7 +41,7 @@ def test_padding_is_masked(attention):
     batch = _batch(cfg, lens=(6, 2))
     logits, align = model(batch, return_align=True)
     assert torch.all(align[1, :, 2:] == 0)
-    from nmtprune.batching import Batch
+    from nmtprune.data.batching import Batch
     alone = Batch(batch.src[1:, :2], batch.src_len[1:], batch.tgt_in[1:], batch.tgt_out[1:], batch.index[1:])
     assert torch.allclose(model(alone)[0], logits[1], atol=1e-5)
 
@@ -58,7 +60,7 @@ def test_weight_classes_partition_parameters():
     assert classes["softmax"] == ["decoder.out.weight", "decoder.out.bias"]
 
 
-@pytest.mark.parametrize("init", INITS)
+@pytest.mark.parametrize("init", INIT_SCHEMES)
 def test_init_schemes(init):
     cfg = tiny_config(init=init)
     a, b = build_model(cfg, seed=5), build_model(cfg, seed=5)

@@ -1,13 +1,14 @@
 import pytest
 import torch
 
-from nmtprune.allocation import ALLOCATIONS, class_distribution, class_std
+from nmtprune.prune.allocation import ALLOCATIONS, class_distribution, class_std
 from nmtprune.errors import NmtpruneError
-from nmtprune.masks import apply_masks, load_masks, mask_grads, save_masks
-from nmtprune.model import build_model
-from nmtprune.prune import compute_masks, prunable_classes
-from nmtprune.saliency import CRITERIA, ScoringData, magnitude, snip
-from nmtprune.selection import kth_smallest, masks_below
+from nmtprune.model.masks import apply_masks, load_masks, mask_grads, save_masks
+from nmtprune.model.seq2seq import build_model
+from nmtprune.prune import compute_masks
+from nmtprune.prune.compute import prunable_classes
+from nmtprune.prune.saliency import CRITERIA, ScoringData, magnitude, snip
+from nmtprune.prune.selection import kth_smallest, masks_below
 
 from conftest import tiny_config
 

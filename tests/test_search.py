@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from nmtprune.batching import pad_sources
-from nmtprune.model import build_model
-from nmtprune.kernels import Stepper
-from nmtprune.search import beam_search, greedy_search, top_candidates
-from nmtprune.translation import translate_ids
+from nmtprune.data.batching import pad_sources
+from nmtprune.model.seq2seq import build_model
+from nmtprune.decode.kernels import Stepper
+from nmtprune.decode.search import beam_search, greedy_search, top_candidates
+from nmtprune.decode.translation import translate_ids
 
 from conftest import tiny_config
 
@@ -39,8 +39,8 @@ def test_batched_beam_equals_one_by_one(model):
 
 def test_beam_scores_at_least_greedy(model):
     """Beam search (no length normalisation) finds a hypothesis at least as probable as greedy."""
-    from nmtprune.batching import Batch
-    from nmtprune.vocab import BOS, EOS
+    from nmtprune.data.batching import Batch
+    from nmtprune.data.tokenizers import BOS, EOS
 
     def logprob(src, hyp):
         s, l = pad_sources([src])

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from nmtprune.errors import NmtpruneError
-from nmtprune.study import run_study, study_status
-from nmtprune.study_plan import EXPERIMENTS, load_config
+from nmtprune.study.runner import run_study, study_status
+from nmtprune.study.config import load_config
+from nmtprune.study.experiments import EXPERIMENTS
 
 TINY_STUDY = {
     "prepare": {"vocab_size": 300},

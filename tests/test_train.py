@@ -1,3 +1,4 @@
+import logging
 import os
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from nmtprune.api import evaluate, train, translate
-from nmtprune.checkpoint import load_checkpoint
+from nmtprune.checkpoint.load import load_checkpoint
 from nmtprune.errors import NmtpruneError
 
 from conftest import TINY_MODEL, TINY_TRAIN
@@ -18,8 +19,7 @@ from conftest import TINY_MODEL, TINY_TRAIN
 @pytest.fixture(scope="module")
 def run_dir(prep_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "tiny"
-    summary = train(prep_dir, out, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 2}, progress=False,
-                    log=lambda m: None)
+    summary = train(prep_dir, out, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 2}, progress=False)
     assert summary["epochs"] == 2
     return out
 
@@ -29,6 +29,10 @@ def test_training_learns_and_logs(run_dir):
     assert lines[0].startswith("epoch,steps,train_loss,valid_ppl")
     ppl = [float(l.split(",")[3]) for l in lines[1:]]
     assert len(ppl) == 2 and ppl[1] < ppl[0] < 600   # better than uniform over the vocabulary
+    # the run's messages are in its train.log, though nobody configured logging
+    log = (run_dir / "train.log").read_text()
+    assert "epoch 1: train loss" in log and "epoch 2: train loss" in log
+    assert not logging.getLogger("nmtprune.training").handlers     # detached when the run ended
 
 
 def test_checkpoint_round_trip_gives_identical_outputs(run_dir, tmp_path):
@@ -65,9 +69,9 @@ def test_existing_run_is_not_overwritten(run_dir, prep_dir):
 
 
 def test_nan_loss_stops_with_last_good_checkpoint(prep_dir, tmp_path, monkeypatch):
-    from nmtprune.model import Seq2Seq
-    from nmtprune.batching import make_batches
-    from nmtprune.data import Prepared
+    from nmtprune.model.seq2seq import Seq2Seq
+    from nmtprune.data.batching import make_batches
+    from nmtprune.data.prepared import Prepared
     first_epoch = len(make_batches(Prepared(prep_dir).load("train"), TINY_TRAIN["batch_tokens"], True, 1235,
                                    multiple=8))
     calls = {"n": 0}
@@ -81,7 +85,7 @@ def test_nan_loss_stops_with_last_good_checkpoint(prep_dir, tmp_path, monkeypatc
     monkeypatch.setattr(Seq2Seq, "loss", poisoned)
     out = tmp_path / "nan"
     with pytest.raises(NmtpruneError, match="non-finite loss at epoch 2, batch"):
-        train(prep_dir, out, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 3}, progress=False, log=lambda m: None)
+        train(prep_dir, out, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 3}, progress=False)
     good = load_checkpoint(out)           # epoch 1's checkpoint is intact and loads
     assert good.info["epoch"] == 1
     assert all(torch.isfinite(p).all() for p in good.model.parameters())
@@ -130,7 +134,7 @@ def test_bf16_autocast_trains_like_fp32(prep_dir, tmp_path):
     logs = {}
     for prec in ("fp32", "bf16"):
         train(prep_dir, tmp_path / prec, "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 25, "precision": prec},
-              progress=False, log=lambda m: None)
+              progress=False)
         logs[prec] = (tmp_path / prec / "log.csv").read_text().splitlines()[1].split(",")
         assert all(v.dtype == torch.float32 for v in load_file(tmp_path / prec / "model.safetensors").values()
                    if v.is_floating_point())
@@ -145,10 +149,10 @@ def test_bf16_autocast_trains_like_fp32(prep_dir, tmp_path):
 def test_resume_of_a_run_older_than_a_setting(tmp_path):
     """A run whose config predates batch_multiple used 1: resuming asks for that value."""
     import json
-    from nmtprune.api import _check_resume
+    from nmtprune.training.rundir import check_resume
     old = {"model": {"emb_dim": 16}, "train": {"lr": 0.1}, "prep": "p", "mask": None, "snip": None}
     (tmp_path / "config.json").write_text(json.dumps(old))
     new = {**old, "train": {"lr": 0.1, "batch_multiple": 8}}
     with pytest.raises(NmtpruneError, match="train.batch_multiple is 8 but the run .* used 1"):
-        _check_resume(tmp_path, new)
-    _check_resume(tmp_path, {**old, "train": {"lr": 0.1, "batch_multiple": 1}})
+        check_resume(tmp_path, new)
+    check_resume(tmp_path, {**old, "train": {"lr": 0.1, "batch_multiple": 1}})

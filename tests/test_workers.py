@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from nmtprune.errors import NmtpruneError
-from nmtprune.model import build_model
-from nmtprune.translation import translate_ids
-from nmtprune.workers import resolve_workers, run_forked
+from nmtprune.model.seq2seq import build_model
+from nmtprune.decode.translation import translate_ids
+from nmtprune.decode.workers import resolve_workers, run_forked
 
 from conftest import tiny_config
 

@@ -1,0 +1,60 @@
+"""``nmtprune export``: write a checkpoint as one ``.nmtz`` file; its size per weight class.
+
+The format itself (tensor encodings, header, checksum) is :mod:`nmtprune.checkpoint.nmtz`.
+"""
+from __future__ import annotations
+
+import json
+import lzma
+from pathlib import Path
+
+from ..errors import choose
+from ..model.classes import weight_class
+from ..model.masks import Masks
+from ..model.seq2seq import Seq2Seq
+from .load import load_checkpoint
+from .nmtz import VALUES, VERSION, encode_tensor, write_nmtz
+
+
+def _count(per_class: dict[str, dict], name: str, w, blobs: dict[str, bytes]) -> None:
+    """Add one tensor's dense fp32 bytes and exported bytes to its weight class."""
+    c = per_class.setdefault(weight_class(name), {"dense_bytes": 0, "export_bytes": 0})
+    c["dense_bytes"] += w.numel() * 4
+    c["export_bytes"] += sum(len(b) for b in blobs.values())
+
+
+def export_sizes(model: Seq2Seq, masks: Masks | None, values: str = "fp32") -> dict[str, dict]:
+    """Dense fp32 bytes and exported bytes per weight class, without writing a file."""
+    per_class: dict[str, dict] = {}
+    for name, w in model.state_dict().items():
+        _, blobs = encode_tensor(w, (masks or {}).get(name), values)
+        _count(per_class, name, w, blobs)
+    return per_class
+
+
+def export(ckpt, out, values: str = "fp32") -> dict:
+    """Write ``out`` (.nmtz) from a checkpoint; returns sizes per class and in total."""
+    choose("--values", values, VALUES)
+    ck = load_checkpoint(ckpt)
+    masks = ck.masks or {}
+    header = {"format_version": VERSION, "model_config": json.loads(json.dumps(ck.model.cfg.__dict__)),
+              "info": ck.info, "prep": ck.prep, "values": values, "tensors": {}, "tokenizers": {}}
+    payload = bytearray()
+
+    def put(data: bytes) -> list[int]:
+        payload.extend(data)
+        return [len(payload) - len(data), len(data)]
+
+    per_class: dict[str, dict] = {}
+    for name, w in ck.model.state_dict().items():
+        entry, blobs = encode_tensor(w, masks.get(name), values)
+        entry["blobs"] = {k: put(b) for k, b in blobs.items()}
+        header["tensors"][name] = entry
+        _count(per_class, name, w, blobs)
+    for side, path in ck.tokenizer_files.items():
+        header["tokenizers"][side] = {"name": path.name, "blob": put(lzma.compress(path.read_bytes()))}
+    write_nmtz(out, header, bytes(payload))
+    dense = sum(c["dense_bytes"] for c in per_class.values())
+    size = Path(out).stat().st_size
+    return {"file": str(out), "values": values, "bytes": size, "dense_bytes": dense, "ratio": size / dense,
+            "has_mask": bool(masks), "classes": per_class}

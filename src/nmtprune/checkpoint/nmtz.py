@@ -1,0 +1,144 @@
+"""The ``.nmtz`` format: one self-contained file for a (pruned) model that is really small.
+
+Layout: ``b"NMTZ"``, format version (u16), header length (u64), a JSON header
+(config, tokenizers, and per tensor: shape, encoding, dtype, blob offsets),
+the blobs, then the SHA-256 of everything before it. A pruned tensor is stored
+as a packed bitmask (np.packbits, then LZMA: a mask at 80% sparsity carries
+~0.72 bits of information per weight, not 1) plus its kept values in row-major
+order; values are fp32 (lossless), fp16, or int8 with one fp32 scale per row.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import shutil
+import struct
+import tempfile
+import weakref
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import from_dict
+from ..data.tokenizers import SpmTokenizer, WordTokenizer
+from ..errors import NmtpruneError
+from ..fileio import atomic_write
+from ..model.config import ModelConfig
+from ..model.seq2seq import Seq2Seq
+from .model_file import Checkpoint
+
+MAGIC = b"NMTZ"
+VERSION = 1
+VALUES = ("fp32", "fp16", "int8")
+_NP = {"fp32": np.float32, "fp16": np.float16}
+
+
+def _encode_values(v: np.ndarray, rows: np.ndarray | None, n_rows: int, values: str) -> dict[str, bytes]:
+    """Kept values (1-D, row-major) -> blobs; int8 gets per-row scales (rows = row id of each value)."""
+    if values in _NP:
+        return {"values": v.astype(_NP[values]).tobytes()}
+    amax = np.zeros(n_rows, np.float32)
+    if v.size:
+        np.maximum.at(amax, rows, np.abs(v))
+    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+    q = np.clip(np.rint(v / scale[rows]), -127, 127).astype(np.int8)
+    return {"values": q.tobytes(), "scales": scale.tobytes()}
+
+
+def encode_tensor(w: torch.Tensor, mask: torch.Tensor | None, values: str) -> tuple[dict, dict[str, bytes]]:
+    """One tensor -> (header entry without offsets, blobs)."""
+    arr = w.detach().cpu().float().numpy()
+    shape = list(arr.shape)
+    quantize = values if arr.ndim >= 2 else "fp32"          # vectors (biases) stay fp32: they are tiny
+    n_rows = shape[0] if arr.ndim >= 2 else 1
+    flat = arr.reshape(n_rows, -1)
+    if mask is None:
+        rows = np.repeat(np.arange(n_rows), flat.shape[1])
+        return ({"shape": shape, "encoding": "dense", "values": quantize},
+                _encode_values(flat.reshape(-1), rows, n_rows, quantize))
+    m = mask.cpu().numpy().reshape(n_rows, -1)
+    rows = np.nonzero(m)[0]
+    blobs = _encode_values(flat[m], rows, n_rows, quantize)
+    blobs["mask"] = lzma.compress(np.packbits(m.reshape(-1)).tobytes(), preset=6)
+    return {"shape": shape, "encoding": "bitmask", "values": quantize}, blobs
+
+
+def decode_tensor(entry: dict, blob) -> tuple[torch.Tensor, torch.Tensor | None]:
+    shape = entry["shape"]
+    n = int(np.prod(shape))
+    n_rows = shape[0] if len(shape) >= 2 else 1
+    mask = None
+    if entry["encoding"] == "bitmask":
+        mask = np.unpackbits(np.frombuffer(lzma.decompress(blob("mask")), np.uint8), count=n).astype(bool)
+    count = n if mask is None else int(mask.sum())
+    if entry["values"] == "int8":
+        q = np.frombuffer(blob("values"), np.int8, count=count).astype(np.float32)
+        scale = np.frombuffer(blob("scales"), np.float32, count=n_rows)
+        rows = np.nonzero(mask.reshape(n_rows, -1))[0] if mask is not None else np.repeat(np.arange(n_rows), n // n_rows)
+        vals = q * scale[rows]
+    else:
+        vals = np.frombuffer(blob("values"), _NP[entry["values"]], count=count).astype(np.float32)
+    out = np.zeros(n, np.float32)
+    if mask is None:
+        out[:] = vals
+    else:
+        out[mask] = vals
+    t = torch.from_numpy(out.reshape(shape))
+    return t, (torch.from_numpy(mask.reshape(shape)) if mask is not None else None)
+
+
+def write_nmtz(path, header: dict, payload: bytes) -> None:
+    """Write the file atomically: magic, version, header length, JSON header, blobs, SHA-256."""
+    head = json.dumps(header).encode()
+    body = MAGIC + struct.pack("<HQ", VERSION, len(head)) + head + payload
+    atomic_write(path, body + hashlib.sha256(body).digest())
+
+
+def read_nmtz(path) -> tuple[dict, bytes]:
+    """The header and the blobs of an ``.nmtz`` file, after checking magic, version and checksum."""
+    path = Path(path)
+    if not path.is_file():
+        raise NmtpruneError(f"{path}: no such file")
+    raw = path.read_bytes()
+    if raw[:4] != MAGIC:
+        raise NmtpruneError(f"{path}: not an .nmtz file")
+    if len(raw) < 46:
+        raise NmtpruneError(f"{path}: truncated .nmtz file")
+    version, hlen = struct.unpack("<HQ", raw[4:14])
+    if version > VERSION:
+        raise NmtpruneError(f"{path}: .nmtz format version {version} is newer than this nmtprune reads "
+                            f"(up to {VERSION}); upgrade nmtprune")
+    if hashlib.sha256(raw[:-32]).digest() != raw[-32:]:
+        raise NmtpruneError(f"{path}: checksum mismatch: the file is corrupted or truncated")
+    header = json.loads(raw[14:14 + hlen])
+    return header, raw[14 + hlen:-32]
+
+
+def load_nmtz(path, device="cpu") -> Checkpoint:
+    """Load an exported model as a :class:`Checkpoint` (weights dense in memory, masks restored)."""
+    header, payload = read_nmtz(path)
+    cfg = from_dict(ModelConfig, header["model_config"], f"{path} model config")
+    model = Seq2Seq(cfg)
+    state, masks = {}, {}
+    for name, entry in header["tensors"].items():
+        t, m = decode_tensor(entry, lambda k, e=entry: payload[e["blobs"][k][0]:sum(e["blobs"][k])])
+        state[name] = t
+        if m is not None:
+            masks[name] = m
+    model.load_state_dict(state)
+    model.to(device).eval()
+    tmp = Path(tempfile.mkdtemp(prefix="nmtz-"))
+    files, toks = {}, {}
+    for side, t in header["tokenizers"].items():
+        data = lzma.decompress(payload[t["blob"][0]:sum(t["blob"])])
+        files[side] = tmp / t["name"]
+        files[side].write_bytes(data)
+        toks[side] = WordTokenizer(json.loads(data)) if t["name"].endswith(".words.json") else SpmTokenizer(data)
+    ck = Checkpoint(model, Path(path), toks["src"], toks["tgt"], header.get("prep"), header.get("info", {}),
+                    {k: v.to(device) for k, v in masks.items()} or None, files)
+    # The tokenizer files exist only so a loaded .nmtz can be re-saved (prune, retrain);
+    # they go away with the checkpoint object (or at exit) instead of piling up in /tmp.
+    weakref.finalize(ck, shutil.rmtree, tmp, True)
+    return ck

@@ -1,0 +1,47 @@
+"""Commands of the data stage: prepare, download."""
+from __future__ import annotations
+
+from ..errors import NmtpruneError
+from .options import command, number
+
+
+@command("prepare", "tokenize a parallel corpus into a prepared directory")
+def _prepare(sub):
+    sub.add_argument("--data", help="directory of {split}.{lang}[.gz] files")
+    sub.add_argument("--split-files", nargs=3, action="append", metavar=("SPLIT", "SRC", "TGT"),
+                     help="explicit files for a split (repeatable)")
+    sub.add_argument("--src", required=True)
+    sub.add_argument("--tgt", required=True)
+    sub.add_argument("--out", required=True)
+    sub.add_argument("--tokenizer", default="bpe", help="bpe | unigram | word")
+    sub.add_argument("--vocab-size", type=number(int), default=8000)
+    sub.add_argument("--joint", action="store_true",
+                     help="one tokenizer for both sides (each side's vocabulary: the pieces it uses)")
+    sub.add_argument("--shared-vocab", action="store_true",
+                     help="with --joint: both sides keep the whole joint vocabulary")
+    sub.add_argument("--min-freq", type=number(int), default=1, help="word level frequency cutoff")
+    sub.add_argument("--max-len", type=number(int), default=100)
+    sub.add_argument("--train-split", default="train")
+    sub.add_argument("--valid-split", default="val")
+
+    def run(a):
+        from ..api import prepare
+        if a.data is None and not a.split_files:
+            raise NmtpruneError("prepare: give --data DIR or --split-files")
+        files = {s: (x, y) for s, x, y in (a.split_files or [])}
+        prepare(a.out, a.data, a.src, a.tgt, files, tokenizer=a.tokenizer, vocab_size=a.vocab_size,
+                joint=a.joint, side_vocab=not a.shared_vocab, min_freq=a.min_freq, max_len=a.max_len,
+                train_split=a.train_split, valid_split=a.valid_split)
+        print(a.out)
+    return run
+
+
+@command("download", "fetch a public corpus (needs network)")
+def _download(sub):
+    sub.add_argument("corpus", help="multi30k")
+    sub.add_argument("--out", required=True)
+
+    def run(a):
+        from ..data.download import download
+        print(download(a.corpus, a.out))
+    return run

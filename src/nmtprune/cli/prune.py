@@ -1,0 +1,70 @@
+"""Commands of the pruning workflow: prune, retrain (mask fixed), inspect."""
+from __future__ import annotations
+
+import json
+import sys
+
+from .options import command, number, train_args, train_overrides
+
+
+@command("prune", "prune a checkpoint: --criterion x --allocation at --sparsity")
+def _prune(sub):
+    sub.add_argument("checkpoint")
+    sub.add_argument("--criterion", default="magnitude", help="magnitude | random | obd | snip")
+    sub.add_argument("--allocation", default="class-blind",
+                     help="class-blind | class-uniform | class-distribution")
+    sub.add_argument("--sparsity", required=True, help="fraction of weights removed, in [0, 1)")
+    sub.add_argument("--out", required=True)
+    sub.add_argument("--batches", type=number(int), default=1, help="obd/snip: scoring batches")
+    sub.add_argument("--batch-size", type=number(int), default=64, help="obd/snip: sentences per batch")
+    sub.add_argument("--hessian", default="fisher", help="obd: fisher | hutchinson")
+    sub.add_argument("--seed", type=number(int), default=0)
+    sub.add_argument("--include-biases", action="store_true")
+    sub.add_argument("--classes", help="prune only these weight classes (comma-separated)")
+    sub.add_argument("--data", help="prepared directory for obd/snip (default: the checkpoint's)")
+    sub.add_argument("--device", default="cpu")
+
+    def run(a):
+        from ..prune import prune
+        only = [c.strip() for c in a.classes.split(",")] if a.classes else None
+        r = prune(a.checkpoint, a.criterion, a.allocation, a.sparsity, a.out, a.batches, a.batch_size,
+                  a.hessian, a.seed, a.include_biases, a.data, only, a.device)
+        print(f"pruned {r['pruned']} of {r['params']} weights ({r['sparsity']:.2%}) -> {a.out}", file=sys.stderr)
+        print(json.dumps(r))
+    return run
+
+
+@command("retrain", "retrain a pruned checkpoint with its mask fixed")
+def _retrain(sub):
+    sub.add_argument("checkpoint")
+    sub.add_argument("--data", help="prepared directory (default: the checkpoint's)")
+    train_args(sub)
+
+    def run(a):
+        from ..api import retrain
+        summary = retrain(a.checkpoint, a.out, train_overrides(a), a.resume, a.device, a.data,
+                          progress=not a.quiet)
+        print(json.dumps(summary))
+    return run
+
+
+@command("inspect", "sparsity per weight class of a checkpoint")
+def _inspect(sub):
+    sub.add_argument("checkpoint")
+    sub.add_argument("--json", action="store_true", help="print one JSON object (last line)")
+
+    def run(a):
+        from ..prune import inspect
+        r = inspect(a.checkpoint)
+        if a.json:
+            print(json.dumps(r))
+            return
+        print(f"{'class':<12} {'params':>10} {'pruned':>10} {'sparsity':>9} {'max|w| cut':>11} "
+              f"{'dense MB':>9} {'.nmtz MB':>9} {'ratio':>6}")
+        for cls, s in r["classes"].items():
+            mx = "-" if s["max_pruned_abs"] is None else f"{s['max_pruned_abs']:.4f}"
+            print(f"{cls:<12} {s['params']:>10} {s['pruned']:>10} {s['sparsity']:>9.2%} {mx:>11} "
+                  f"{s['dense_bytes'] / 1e6:>9.2f} {s['export_bytes'] / 1e6:>9.2f} {s['export_ratio']:>6.3f}")
+        print(f"{'total':<12} {r['params']:>10} {r['pruned']:>10} {r['sparsity']:>9.2%} {'':>11} "
+              f"{r['dense_bytes'] / 1e6:>9.2f} {r['export_bytes'] / 1e6:>9.2f} {r['export_ratio']:>6.3f}")
+    return run

@@ -1,0 +1,7 @@
+"""Data: raw parallel text -> tokenizers and token ids (``prepare``), then batches.
+
+``corpus`` (a split in memory, raw files), ``tokenizers`` (SentencePiece, word
+level, per-side shares of a joint model), ``prepare`` (writes a prepared
+directory), ``prepared`` (reads it), ``batching`` (token-budget batches, padded
+tensors), ``download`` (fetch Multi30k).
+"""

@@ -1,0 +1,99 @@
+"""``prepare``: raw parallel text -> tokenizers + token ids in a prepared directory.
+
+The directory's layout is described in :mod:`nmtprune.data.prepared`.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NmtpruneError
+from ..fileio import atomic_path, atomic_write, ensure_writable_dir, write_json
+from .corpus import find_splits, read_pair
+from .prepared import FORMAT, PrepareConfig, pack
+from .tokenizers import side_tokenizer, train_tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+def prepare(out: str | Path, cfg: PrepareConfig, data_dir: str | Path | None = None,
+            files: dict[str, tuple[str, str]] | None = None) -> Path:
+    """Build a prepared directory from raw parallel text.
+
+    Args:
+        out: the prepared directory to write.
+        cfg: languages, tokenizer and filtering settings.
+        data_dir: a directory of ``{split}.{lang}[.gz]`` files (every pair found is prepared).
+        files: explicit ``{split: (src_file, tgt_file)}``, added to / overriding ``data_dir``.
+    Returns:
+        ``out`` as a Path.
+    """
+    splits: dict[str, tuple[Path, Path]] = {}
+    if data_dir is not None:
+        splits.update(find_splits(Path(data_dir), cfg.src, cfg.tgt))
+    for name, (s, t) in (files or {}).items():
+        splits[name] = (Path(s), Path(t))
+    for need, opt in ((cfg.train_split, "--train-split"), (cfg.valid_split, "--valid-split")):
+        if need not in splits:
+            where = f"in {data_dir}" if data_dir is not None else "among the given files"
+            raise NmtpruneError(f"split {need!r} ({opt}) not found {where} for {cfg.src}-{cfg.tgt}; "
+                                f"found: {', '.join(sorted(splits)) or 'none'}")
+    raw = {name: read_pair(*paths) for name, paths in splits.items()}
+    out = ensure_writable_dir(out)
+
+    train_src, train_tgt = raw[cfg.train_split]
+    if not any(s.strip() and t.strip() for s, t in zip(train_src, train_tgt)):
+        raise NmtpruneError(f"training split {cfg.train_split!r} ({splits[cfg.train_split][0]}) "
+                            "has no non-empty sentence pairs")
+    if cfg.joint:
+        tok, path = train_tokenizer(cfg.tokenizer, train_src + train_tgt, cfg.vocab_size,
+                                    cfg.min_freq, out / "joint")
+        src_tok = tgt_tok = tok
+        tok_files = {"src": path.name, "tgt": path.name}
+        if cfg.side_vocab:
+            src_tok, sp = side_tokenizer(tok, train_src, out / "joint-src.side.npz")
+            tgt_tok, tp = side_tokenizer(tok, train_tgt, out / "joint-tgt.side.npz")
+            tok_files = {"src": sp.name, "tgt": tp.name}
+    else:
+        src_tok, sp = train_tokenizer(cfg.tokenizer, train_src, cfg.vocab_size, cfg.min_freq, out / "src")
+        tgt_tok, tp = train_tokenizer(cfg.tokenizer, train_tgt, cfg.vocab_size, cfg.min_freq, out / "tgt")
+        tok_files = {"src": sp.name, "tgt": tp.name}
+
+    stats = {}
+    for name, (src_lines, tgt_lines) in raw.items():
+        src_ids, tgt_ids = src_tok.encode_batch(src_lines), tgt_tok.encode_batch(tgt_lines)
+        entry = {"lines": len(src_lines)}
+        if name == cfg.train_split:
+            keep = [i for i in range(len(src_ids))
+                    if src_ids[i] and tgt_ids[i] and src_lines[i].strip() and tgt_lines[i].strip()]
+            empty = len(src_ids) - len(keep)
+            keep = [i for i in keep if len(src_ids[i]) <= cfg.max_len and len(tgt_ids[i]) <= cfg.max_len]
+            too_long = len(src_ids) - empty - len(keep)
+            if not keep:
+                raise NmtpruneError(f"training split {cfg.train_split!r}: every pair was dropped "
+                                    f"(empty: {empty}, longer than --max-len {cfg.max_len}: {too_long})")
+            src_ids, tgt_ids = [src_ids[i] for i in keep], [tgt_ids[i] for i in keep]
+            entry.update(kept=len(keep), dropped_empty=empty, dropped_too_long=too_long)
+            logger.info(f"{name}: kept {len(keep)} of {len(src_lines)} pairs "
+                        f"(dropped {empty} empty, {too_long} longer than {cfg.max_len} tokens)")
+        else:
+            for side, lines in (("src", src_lines), ("tgt", tgt_lines)):
+                atomic_write(out / f"{name}.{getattr(cfg, side)}", "".join(l + "\n" for l in lines))
+            logger.info(f"{name}: {len(src_lines)} pairs")
+        entry["src_tokens"] = sum(map(len, src_ids))
+        entry["tgt_tokens"] = sum(map(len, tgt_ids))
+        (sf, so), (tf, to) = pack(src_ids), pack(tgt_ids)
+        with atomic_path(out / f"{name}.ids.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, src=sf, src_off=so, tgt=tf, tgt_off=to)
+        stats[name] = entry
+
+    meta = {"format": FORMAT, "config": asdict(cfg), "tokenizers": tok_files,
+            "vocab_sizes": {"src": src_tok.size, "tgt": tgt_tok.size},
+            "splits": sorted(raw), "sources": {k: [str(a.resolve()), str(b.resolve())] for k, (a, b) in splits.items()},
+            "stats": stats}
+    write_json(out / "prep.json", meta)
+    return out

@@ -1,0 +1,81 @@
+"""Masks from a model: any criterion x any allocation at a target sparsity.
+
+:func:`compute_masks` is the core: a criterion from :data:`saliency.CRITERIA`
+scores the prunable weights, a policy from :data:`allocation.ALLOCATIONS` turns
+the scores into keep-masks. Nothing here reads or writes files.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..data.corpus import Corpus
+from ..errors import NmtpruneError, choose
+from ..model.classes import weight_classes
+from ..model.masks import Masks
+from ..model.seq2seq import Seq2Seq
+from .allocation import ALLOCATIONS, allocation_name
+from .saliency import CRITERIA, NEEDS_DATA, ScoringData
+
+
+def check_sparsity(sparsity) -> float:
+    try:
+        x = float(sparsity)
+    except (TypeError, ValueError):
+        raise NmtpruneError(f"--sparsity must be a number in [0, 1), got {sparsity!r}") from None
+    if not 0.0 <= x < 1.0 or math.isnan(x):
+        raise NmtpruneError(f"--sparsity must be in [0, 1) (the fraction removed), got {sparsity}")
+    return x
+
+
+def prunable_classes(model: Seq2Seq, include_biases: bool = False) -> dict[str, list[str]]:
+    """Weight classes restricted to prunable parameters (matrices; biases only if asked)."""
+    params = dict(model.named_parameters())
+    out = {}
+    for cls, names in weight_classes(model).items():
+        keep = [n for n in names if include_biases or params[n].dim() >= 2]
+        if keep:
+            out[cls] = keep
+    return out
+
+
+def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: float,
+                  data: ScoringData | None = None, include_biases: bool = False,
+                  only_classes: list[str] | None = None) -> Masks:
+    """Masks for every prunable parameter (True = keep).
+
+    Args:
+        only_classes: prune only these classes: the allocation runs over all
+            classes (so class-blind keeps its global threshold) and the masks of
+            every other class are reset to keep everything. With
+            ``class_uniform`` this prunes ``sparsity`` of each listed class.
+    """
+    choose("criterion", criterion, CRITERIA)
+    allocation = allocation_name(allocation)
+    sparsity = check_sparsity(sparsity)
+    data = data or ScoringData()
+    if criterion in NEEDS_DATA and data.corpus is None:
+        raise NmtpruneError(f"criterion {criterion!r} needs data: the checkpoint records no prepared "
+                            "training data; pass --data PREPDIR")
+    classes = prunable_classes(model, include_biases)
+    if only_classes:
+        for c in only_classes:
+            choose("weight class", c, classes)
+    names = [n for ns in classes.values() for n in ns]
+    scores = CRITERIA[criterion](model, names, data)
+    masks = ALLOCATIONS[allocation](scores, classes, sparsity)
+    if only_classes:
+        for cls, ns in classes.items():
+            if cls not in only_classes:
+                for n in ns:
+                    masks[n] = torch.ones_like(masks[n])
+    return masks
+
+
+def snip_masks(model: Seq2Seq, corpus: Corpus, snip: dict, device) -> Masks:
+    """SNIP at initialisation (Lee et al.): one-shot class-blind masks from |g * w|."""
+    data = ScoringData(corpus, int(snip.get("batches", 1)), int(snip.get("batch_size", 64)),
+                       seed=int(snip.get("seed", 0)), device=device)
+    model.to(device)
+    return compute_masks(model, "snip", snip.get("allocation", "class_blind"), snip["sparsity"], data)

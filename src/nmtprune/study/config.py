@@ -1,0 +1,83 @@
+"""A study's configuration (YAML): validated against the experiments' defaults, and hashed.
+
+A study config names the data, the dense baseline, how runs are evaluated and
+retrained, and a grid per experiment (keys: :data:`TOP_KEYS`; experiments and
+their settings: :data:`nmtprune.study.experiments.EXPERIMENTS`).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from ..errors import NmtpruneError, choose
+from .experiments import EXPERIMENTS
+
+# baseline.checkpoint: an already-trained dense checkpoint to prune instead of training one (one seed).
+TOP_KEYS = {"src": "de", "tgt": "en", "prepare": {},
+            "baseline": {"preset": "small", "model": {}, "train": {}, "checkpoint": None},
+            "evaluation": {"split": "test_2016_flickr", "beam": 5, "batch_size": 64},
+            "retrain": {}, "scratch": {}, "scoring": {"batches": 1, "batch_size": 64}, "experiments": {}}
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None) -> dict:
+    """Load and validate a study config (a file, or a shipped preset)."""
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise NmtpruneError(f"{path}: cannot read study config ({e.strerror})") from None
+        where = str(path)
+    else:
+        choose("study preset", preset or "quick", ("quick", "full"))
+        text = (resources.files("nmtprune") / "presets" / f"{preset or 'quick'}.yaml").read_text()
+        where = f"preset {preset or 'quick'}"
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise NmtpruneError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise NmtpruneError(f"{where}: a study config is a mapping of settings")
+    cfg = copy.deepcopy(TOP_KEYS)
+    for k, v in raw.items():
+        if k not in TOP_KEYS:
+            raise NmtpruneError(f"{where}: unknown key {k!r}; valid: {', '.join(TOP_KEYS)}")
+        cfg[k] = {**cfg[k], **v} if isinstance(cfg[k], dict) and isinstance(v, dict) else v
+    if not isinstance(cfg["baseline"], dict):
+        raise NmtpruneError(f"{where}: baseline is a mapping (preset, model, train, checkpoint)")
+    for k in cfg["baseline"]:
+        if k not in TOP_KEYS["baseline"]:
+            raise NmtpruneError(f"{where}: unknown key {k!r} in baseline; valid: {', '.join(TOP_KEYS['baseline'])}")
+    listed = raw.get("experiments") or {}
+    if listed == "all":                      # every registered experiment at its defaults
+        listed = {name: None for name in EXPERIMENTS}
+    if not isinstance(listed, dict):
+        raise NmtpruneError(f"{where}: experiments is a mapping (experiment: settings) or 'all'")
+    exps = {}
+    for name, settings in listed.items():
+        if name not in EXPERIMENTS:
+            raise NmtpruneError(f"{where}: unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+        defaults = EXPERIMENTS[name].defaults
+        for k in settings or {}:
+            if k not in defaults:
+                raise NmtpruneError(f"{where}: unknown key {k!r} in experiment {name!r}; "
+                                    f"valid: {', '.join(defaults)}")
+        exps[name] = {**defaults, **(settings or {})}
+    if not exps:
+        raise NmtpruneError(f"{where}: no experiments listed; valid: {', '.join(EXPERIMENTS)}")
+    cfg["experiments"] = exps
+    return cfg
+
+
+def config_hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def context_hash(cfg: dict) -> str:
+    """Hash of everything a run's result depends on besides its own spec."""
+    return config_hash({k: cfg[k] for k in ("src", "tgt", "prepare", "baseline", "evaluation", "retrain",
+                                            "scratch", "scoring")})

@@ -1,0 +1,110 @@
+"""Running one planned run of the study: a registry of run kinds, each a function.
+
+``dense`` evaluates the baseline, ``prune`` prunes it (and retrains when the
+spec says so), ``scratch`` trains from scratch with a class-blind mask found on
+the baseline, ``snip_train`` SNIP-prunes at initialisation and trains. Every
+kind returns the run's metrics (sparsity per class, perplexity, BLEU when asked).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from ..checkpoint.load import load_checkpoint
+from ..data.prepared import Prepared
+from ..decode.evaluate import evaluate_checkpoint
+from ..decode.metrics import perplexity, sentence_bleu
+from ..decode.translation import check_decoding
+from ..errors import choose
+from ..fileio import write_json
+from ..model.masks import save_masks
+from ..prune import compute_masks, inspect, prune
+from ..prune.checkpoints import scoring_data
+from ..runtime import resolve_device
+from ..training.logs import console_muted
+from ..training.run import retrain, train
+
+
+def evaluate_run(ckpt_dir: Path, cfg: dict, spec: dict, device: str) -> dict:
+    """Sparsity per class, perplexity, and (when ``spec["bleu"]``) BLEU/chrF and sentence BLEU."""
+    ev = cfg["evaluation"]
+    ck = load_checkpoint(ckpt_dir, device)
+    metrics = inspect(ckpt_dir, sizes=False)
+    metrics = {"sparsity": metrics["sparsity"], "classes": metrics["classes"]}
+    if spec["bleu"]:
+        check_decoding(ev["beam"], 0)
+        r = evaluate_checkpoint(ck, ev["split"], None, ev["beam"], ev["batch_size"], resolve_device(device),
+                                out_dir=str(ckpt_dir))
+        hyps = Path(r["hypotheses"]).read_text(encoding="utf-8").splitlines()
+        refs = Prepared(ck.prep).load(ev["split"]).raw_tgt
+        sb = sentence_bleu(hyps, refs)
+        write_json(ckpt_dir / "sentence_bleu.json", sb)
+        metrics.update({k: r[k] for k in ("ppl", "bleu", "chrf", "signature", "sentences")})
+    else:
+        metrics["ppl"] = perplexity(ck.model, Prepared(ck.prep).load(ev["split"]), device=device)
+    return metrics
+
+
+def _train_settings(cfg: dict, seed: int) -> tuple[str, dict, dict]:
+    """Preset, model and train settings of a from-scratch training run (baseline + ``scratch``)."""
+    b = cfg["baseline"]
+    return b.get("preset", "small"), b.get("model", {}), {**b.get("train", {}), **cfg["scratch"], "seed": 1234 + seed}
+
+
+def run_dense(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool) -> dict:
+    return evaluate_run(baseline, cfg, spec, device)
+
+
+def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool) -> dict:
+    sc, seed = cfg["scoring"], spec["seed"]
+    pruned = rundir / "pruned"
+    prune(baseline, spec["criterion"], spec["allocation"], spec["sparsity"], pruned, sc["batches"],
+          sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"], device=device)
+    if not spec["retrained"]:
+        return evaluate_run(pruned, cfg, spec, device)
+    with console_muted():
+        retrain(pruned, rundir / "retrained", {**cfg["retrain"], "seed": 1234 + seed}, device=device,
+                progress=progress)
+    return evaluate_run(rundir / "retrained", cfg, spec, device)
+
+
+def run_scratch(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
+                progress: bool) -> dict:
+    sc, seed = cfg["scoring"], spec["seed"]
+    ck = load_checkpoint(baseline, device)
+    data = scoring_data(ck, None, sc["batches"], sc["batch_size"], "fisher", seed, device)
+    masks = compute_masks(ck.model, spec["criterion"], spec["allocation"], spec["sparsity"], data)
+    save_masks(rundir / "mask.safetensors", masks)
+    with console_muted():
+        train(prep, rundir / "trained", *_train_settings(cfg, seed), mask=str(rundir / "mask.safetensors"),
+              init=spec["init"], device=device, progress=progress)
+    return evaluate_run(rundir / "trained", cfg, spec, device)
+
+
+def run_snip_train(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
+                   progress: bool) -> dict:
+    snip = {"sparsity": spec["sparsity"], "batches": spec["snip_batches"], "batch_size": cfg["scoring"]["batch_size"],
+            "seed": spec["seed"]}
+    with console_muted():
+        train(prep, rundir / "trained", *_train_settings(cfg, spec["seed"]), init=spec["init"], snip=snip,
+              device=device, progress=progress)
+    return evaluate_run(rundir / "trained", cfg, spec, device)
+
+
+# kind -> function, in cost order (the plan runs cheap kinds first so figures fill in early).
+RUN_KINDS: dict[str, Callable[..., dict]] = {
+    "dense": run_dense,
+    "prune": run_prune,
+    "scratch": run_scratch,
+    "snip_train": run_snip_train,
+}
+
+
+def execute(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
+            progress: bool) -> dict:
+    """Run one planned run in ``rundir`` (started clean) and return its metrics."""
+    if rundir.exists():                      # an unfinished earlier attempt: start clean
+        shutil.rmtree(rundir)
+    rundir.mkdir(parents=True)
+    return RUN_KINDS[choose("run kind", spec["kind"], RUN_KINDS)](spec, cfg, prep, baseline, rundir, device, progress)

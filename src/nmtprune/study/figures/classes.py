@@ -1,0 +1,114 @@
+"""Per weight class: the share of each class pruned, single-class sensitivity, largest |w| removed, masks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...model.masks import load_masks
+from .common import LABELS, dense_value, plt, save, select
+
+ENC_MATRIX, DEC_MATRIX = "encoder.lstm.weight_hh_l0", "decoder.layers.0.weight_hh"
+
+
+def _class_bars(ax, groups: dict[str, dict], title: str):
+    classes = sorted({c for g in groups.values() for c in g})
+    w = 0.8 / max(len(groups), 1)
+    for i, (label, shares) in enumerate(groups.items()):
+        ax.bar(np.arange(len(classes)) + i * w, [100 * shares.get(c, 0) for c in classes], w, label=label)
+    ax.set_xticks(np.arange(len(classes)) + w * (len(groups) - 1) / 2)
+    ax.set_xticklabels(classes, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("% of the class pruned")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+
+
+def _shares(r):
+    return {c: v["sparsity"] for c, v in r["metrics"]["classes"].items()}
+
+
+def fig_class_share(runs, out, s):
+    fig, axes = plt.subplots(1, 1 + len(s["sparsities"]), figsize=(5 * (1 + len(s["sparsities"])), 4))
+    g = {LABELS[("magnitude", a)]: _shares(rs[0]) for a in ("class_blind", "class_distribution")
+         if (rs := select(runs, kind="prune", criterion="magnitude", allocation=a, sparsity=s["compare_at"],
+                          retrained=False, seed=0))}
+    _class_bars(axes[0], g, f"{s['compare_at']:.0%} overall")
+    for ax, x in zip(axes[1:], s["sparsities"]):
+        g = {LABELS[(c, "class_blind")]: _shares(rs[0]) for c in ("magnitude", "obd", "snip")
+             if (rs := select(runs, kind="prune", criterion=c, allocation="class_blind", sparsity=x,
+                              retrained=False, seed=0))}
+        _class_bars(ax, g, f"{x:.0%} overall")
+    return save(fig, out, "fig3_class_share.png"), (
+        f"Share of each weight class pruned: class-blind vs class-distribution at {s['compare_at']:.0%}, and "
+        f"class-blind magnitude, OBD and SNIP at {', '.join(f'{x:.0%}' for x in s['sparsities'])} (seed 0).")
+
+
+def fig_sensitivity(runs, out, s):
+    dense = dense_value(runs, "ppl")
+    groups = {}
+    for label, crit, alloc in (("90% of the class (class-uniform)", "magnitude", "class_uniform"),
+                               ("global class-blind threshold", "magnitude", "class_blind"),
+                               ("class-distribution threshold", "magnitude", "class_distribution"),
+                               ("OBD, global threshold", "obd", "class_blind")):
+        vals = {}
+        for r in runs:
+            if (r["kind"] == "prune" and r["criterion"] == crit and r["allocation"] == alloc and r["only_classes"]
+                    and r["sparsity"] == s["sparsity"] and not r["retrained"] and "ppl" in r["metrics"]):
+                vals.setdefault(r["only_classes"][0], []).append(r["metrics"]["ppl"] - dense)
+        groups[label] = {c: float(np.mean(v)) for c, v in vals.items()}
+    fig, ax = plt.subplots(figsize=(9, 4))
+    classes = sorted({c for g in groups.values() for c in g})
+    w = 0.8 / len(groups)
+    for i, (label, v) in enumerate(groups.items()):
+        ax.bar(np.arange(len(classes)) + i * w, [max(v.get(c, 0), 1e-3) for c in classes], w, label=label)
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(classes)) + w * 1.5)
+    ax.set_xticklabels(classes, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("perplexity change vs dense")
+    ax.legend(fontsize=7)
+    return save(fig, out, "fig4_sensitivity.png"), (
+        f"Sensitivity: perplexity increase when only one class is pruned at {s['sparsity']:.0%} (of the class, "
+        "or the threshold the whole-model allocation would use), dense perplexity subtracted.")
+
+
+def fig_max_pruned(runs, out, s):
+    dense = dense_value(runs, "ppl")
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    by_class: dict[str, list] = {}
+    for r in runs:
+        if r["kind"] == "prune" and r["allocation"] == "class_uniform" and r["only_classes"] and \
+                r["sparsity"] in s["sparsities"] and r["seed"] == 0 and r["criterion"] == "magnitude":
+            c = r["only_classes"][0]
+            mx = r["metrics"]["classes"][c]["max_pruned_abs"]
+            by_class.setdefault(c, []).append((mx, r["metrics"]["ppl"] - dense))
+    for c, pts in sorted(by_class.items()):
+        pts.sort()
+        ax.plot([p[0] for p in pts], [max(p[1], 1e-3) for p in pts], marker="o", label=c)
+    ax.set_yscale("log")
+    ax.set_xlabel("largest |w| removed")
+    ax.set_ylabel("perplexity change vs dense")
+    ax.legend(fontsize=7)
+    return save(fig, out, "fig5_max_pruned.png"), (
+        "Perplexity change against the largest weight magnitude removed, pruning one class at a time "
+        f"(class-uniform magnitude at {s['sparsities']}).")
+def fig_mask_heatmaps(runs, out, s, study: Path):
+    found = []
+    for crit in ("magnitude", "obd", "snip"):
+        rs = select(runs, kind="prune", criterion=crit, allocation="class_blind", sparsity=s["sparsity"],
+                    retrained=False, seed=0)
+        p = study / "runs" / rs[0]["id"] / "pruned" / "model.masks.safetensors" if rs else None
+        if p is not None and p.is_file():
+            found.append((crit, load_masks(p)))
+    if not found:
+        return None
+    fig, axes = plt.subplots(2, len(found), figsize=(4 * len(found), 6), squeeze=False)
+    for j, (crit, masks) in enumerate(found):
+        for i, name in enumerate((ENC_MATRIX, DEC_MATRIX)):
+            ax = axes[i][j]
+            ax.imshow(masks[name].float().numpy(), cmap="gray", aspect="auto", interpolation="nearest")
+            ax.set_title(f"{LABELS[(crit, 'class_blind')]}\n{name}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return save(fig, out, "fig6_mask_heatmaps.png"), (
+        f"Masks at {s['sparsity']:.0%} (white = kept, black = pruned) of the first encoder and decoder LSTM "
+        "recurrent matrices (rows: the i, f, g, o gate blocks) for class-blind magnitude, OBD and SNIP.")

@@ -1,0 +1,81 @@
+"""Quality against sparsity: the headline, without and with retraining, extreme sparsity."""
+from __future__ import annotations
+
+from .common import LABELS, bars, curve, dense_value, line, plt, save
+
+
+def fig_headline(runs, out, s):
+    """Dense vs class-blind magnitude pruning at each sparsity, without and with retraining."""
+    dense = dense_value(runs, "bleu")
+    rows = []
+    for x in s["sparsities"]:
+        for rt in (False, True):
+            _, y, sd = curve(runs, "bleu", kind="prune", criterion="magnitude", allocation="class_blind",
+                             retrained=rt, sparsity=x)
+            _, p, _ = curve(runs, "ppl", kind="prune", criterion="magnitude", allocation="class_blind",
+                            retrained=rt, sparsity=x)
+            if len(y):
+                rows.append((f"{x:.0%}{' + retrain' if rt else ''}", y[0], sd[0], p[0]))
+    if dense is None or not rows:
+        return None
+    labels = ["dense"] + [r[0] for r in rows]
+    fig, ax = plt.subplots(figsize=(1.4 * len(labels) + 2, 3.5))
+    bars(ax, labels, [dense] + [r[1] for r in rows], [0.0] + [r[2] for r in rows], "BLEU")
+    nums = "; ".join(f"{l}: BLEU {b:.2f}, ppl {p:.2f}" for l, b, _, p in rows)
+    return save(fig, out, "fig0_headline.png"), (
+        f"Headline: class-blind magnitude pruning of the dense baseline (BLEU {dense:.2f}, ppl "
+        f"{dense_value(runs, 'ppl'):.2f}), without and with retraining. {nums}.")
+
+
+def fig_no_retrain(runs, out, s):
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, label in list(LABELS.items())[:4]:
+        line(a, *curve(runs, "bleu", kind="prune", criterion=key[0], allocation=key[1], retrained=False), label)
+        line(b, *curve(runs, "ppl", kind="prune", criterion=key[0], allocation=key[1], retrained=False), label)
+    for ax, m, name in ((a, "bleu", "BLEU"), (b, "ppl", "perplexity")):
+        d = dense_value(runs, m)
+        if d is not None:
+            ax.axhline(d, color="k", ls="--", lw=1, label="dense")
+        ax.set_xlabel("sparsity (% of weights removed)")
+        ax.set_ylabel(name)
+        ax.legend(fontsize=8)
+    b.set_yscale("log")
+    return save(fig, out, "fig1_no_retrain.png"), (
+        "BLEU and perplexity against sparsity without retraining: magnitude pruning with class-blind, "
+        f"class-uniform and class-distribution thresholds, and random pruning, at {s['sparsities']}.")
+
+
+def fig_retrain(runs, out, s):
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    line(ax, *curve(runs, "bleu", kind="prune", criterion="magnitude", allocation="class_blind", retrained=False),
+          "class-blind, pruned")
+    line(ax, *curve(runs, "bleu", kind="prune", criterion="magnitude", allocation="class_blind", retrained=True),
+          "class-blind, pruned + retrained")
+    line(ax, *curve(runs, "bleu", kind="prune", criterion="random", allocation="class_blind", retrained=True),
+          "random, pruned + retrained")
+    line(ax, *curve(runs, "bleu", kind="scratch"), f"sparse from scratch (same masks, {s['init']} init)")
+    d = dense_value(runs, "bleu")
+    if d is not None:
+        ax.axhline(d, color="k", ls="--", lw=1, label="dense")
+    ax.set_xlabel("sparsity (%)")
+    ax.set_ylabel("BLEU")
+    ax.legend(fontsize=8)
+    return save(fig, out, "fig2_retrain.png"), (
+        "Retraining: class-blind pruned only vs pruned and retrained with the mask fixed, random pruning "
+        "with retraining, and training from scratch with the same class-blind masks re-initialised.")
+
+
+def fig_extreme(runs, out, s):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for crit in ("magnitude", "random", "obd", "snip"):
+        for rt, ls in ((False, "--"), (True, "-")):
+            x, y, sd = curve(runs, "bleu", kind="prune", criterion=crit, allocation="class_blind", retrained=rt)
+            keep = x >= min(s["sparsities"] + s["retrain_sparsities"]) - 1e-9
+            line(ax, x[keep], y[keep], sd[keep], f"{LABELS[(crit, 'class_blind')]}"
+                  f"{' + retrain' if rt else ''}", ls=ls)
+    ax.set_xlabel("sparsity (%)")
+    ax.set_ylabel("BLEU")
+    ax.legend(fontsize=7)
+    return save(fig, out, "fig8_extreme.png"), (
+        f"Extreme sparsity ({s['sparsities']}): BLEU with (solid) and without (dashed) retraining for "
+        "class-blind magnitude, random, OBD and SNIP.")

@@ -1,0 +1,134 @@
+"""``nmtprune report STUDYDIR``: figures, tables and the report, from the store and the files the study kept."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from ..fileio import atomic_write
+from .experiments import EXPERIMENTS
+from .figures.common import LABELS
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def _fmt(vals: list[float], digits: int = 2) -> str:
+    if not vals:
+        return "–"
+    return f"{np.mean(vals):.{digits}f}" + (f" ± {np.std(vals):.{digits}f}" if len(vals) > 1 else "")
+
+
+def _method(r) -> str:
+    if r["kind"] == "scratch":
+        return f"sparse from scratch ({r['init']})"
+    if r["kind"] == "snip_train":
+        return f"SNIP training ({r['init']}, {r['snip_batches']} batches)"
+    label = LABELS.get((r["criterion"], r["allocation"]), f"{r['criterion']}/{r['allocation']}")
+    return label + (" + retrain" if r["retrained"] else "")
+
+
+def results_table(runs) -> list[list[str]]:
+    """Rows: method, sparsity, BLEU, chrF, ppl (mean ± std over seeds), whole-model runs with BLEU."""
+    groups: dict[tuple, list] = {}
+    for r in runs:
+        if r["kind"] != "dense" and not r["only_classes"] and "bleu" in r["metrics"]:
+            groups.setdefault((_method(r), r["sparsity"]), []).append(r["metrics"])
+    rows = []
+    for (m, x), ms in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        rows.append([m, f"{x:.1%}", _fmt([v["bleu"] for v in ms]), _fmt([v["chrf"] for v in ms]),
+                     _fmt([v["ppl"] for v in ms])])
+    return rows
+
+
+def _md_table(head, rows) -> str:
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] +
+                     ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def write_report(study: str | Path) -> Path:
+    """Draw every figure of the study's experiments and write report.md and report.html."""
+    import sacrebleu
+    import torch
+
+    from .. import __version__
+    study = Path(study)
+    store = Store(study / "study.db", create=False)
+    cfg = json.loads(store.get_meta("config") or "{}")
+    runs = store.runs("done")
+    figdir = study / "figures"
+    figdir.mkdir(exist_ok=True)
+    figs = []
+    for name, settings in cfg.get("experiments", {}).items():
+        try:
+            made = EXPERIMENTS[name].draw(runs, figdir, settings, study)
+        except (KeyError, IndexError, ValueError, TypeError) as e:   # missing runs: say so, keep going
+            made = None
+            logger.warning(f"figure for {name} skipped: {type(e).__name__}: {e}")
+        if made:
+            figs.append((name, *made))
+    dense = [r for r in runs if r["kind"] == "dense"]
+    sig = next((r["metrics"].get("signature") for r in runs if r["metrics"].get("signature")), "–")
+    stages = json.loads(store.get_meta("stages") or "{}")
+    counts = store.counts()
+    ev = cfg.get("evaluation", {})
+    md = [f"# nmtprune pruning study\n",
+          f"Reproduce: `{store.get_meta('command') or 'nmtprune study ...'}` "
+          f"(rebuild this report: `nmtprune report {study}`)\n",
+          f"Data: {cfg.get('src')}→{cfg.get('tgt')}; evaluation on `{ev.get('split')}`, beam {ev.get('beam')}; "
+          f"seeds: {store.get_meta('seeds')}; runs done: {counts.get('done', 0)}, failed: {counts.get('failed', 0)}.\n",
+          f"Dense baseline: BLEU {_fmt([r['metrics']['bleu'] for r in dense if 'bleu' in r['metrics']])}, "
+          f"chrF {_fmt([r['metrics']['chrf'] for r in dense if 'chrf' in r['metrics']])}, "
+          f"perplexity {_fmt([r['metrics']['ppl'] for r in dense])}.\n",
+          f"sacreBLEU signature: `{sig}`\n",
+          f"Versions: nmtprune {__version__}, torch {torch.__version__}, sacrebleu {sacrebleu.__version__}, "
+          f"Python {platform.python_version()}; device: {platform.processor() or platform.machine()} "
+          f"({torch.get_num_threads()} threads).\n",
+          "Wall time per stage: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in stages.items()) + "\n"]
+    for name, file, caption in figs:
+        md.append(f"## {name.replace('_', ' ').capitalize()}\n\n![{name}](figures/{file})\n\n{caption}\n")
+    md.append("## BLEU, chrF and perplexity per method and sparsity\n")
+    md.append(_md_table(["method", "sparsity", "BLEU", "chrF", "ppl"], results_table(runs)) + "\n")
+    failed = store.runs("failed")
+    if failed:
+        md.append("## Failed runs\n\n" + "\n".join(f"- `{r['id']}` ({r['experiment']}): "
+                                                   f"{(r['error'] or '').splitlines()[0]}" for r in failed) + "\n")
+    text = "\n".join(md)
+    atomic_write(study / "report.md", text)
+    atomic_write(study / "report.html", _html(text, figdir))
+    return study / "report.md"
+
+
+def _html(md: str, figdir: Path) -> str:
+    """A self-contained HTML rendering of the markdown (figures embedded as data URIs)."""
+    body = []
+    table: list[str] = []
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            if not line.startswith("|---"):
+                cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+                tag = "th" if not table else "td"
+                table.append("<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
+            continue
+        if table:
+            body.append("<table>" + "".join(table) + "</table>")
+            table = []
+        if line.startswith("!["):
+            f = figdir / Path(line.split("(", 1)[1].rstrip(")")).name
+            data = base64.b64encode(f.read_bytes()).decode() if f.is_file() else ""
+            body.append(f'<img src="data:image/png;base64,{data}" style="max-width:100%">')
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line).replace('`', '')}</p>")
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>nmtprune study</title><style>{style}</style>" \
+           f"</head><body>{''.join(body)}</body></html>\n"

@@ -1,0 +1,183 @@
+"""``nmtprune study``: prepare -> dense baseline(s) -> every planned run -> report.
+
+Resumable by construction: the prepared data and the baselines resume from
+their own files, each run is recorded in the SQLite store when it finishes
+(one transaction), and a rerun skips finished runs and redoes unfinished ones.
+A failing run is recorded as failed and the study goes on.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..checkpoint.load import load_checkpoint
+from ..checkpoint.model_file import MODEL_FILE, copy_tokenizers, save_checkpoint
+from ..config import from_dict
+from ..data.prepare import prepare
+from ..data.prepared import PrepareConfig
+from ..errors import NmtpruneError
+from ..fileio import ensure_writable_dir, write_json
+from ..prune.compute import prunable_classes
+from ..runtime import tune_allocator
+from ..training.run import train
+from .config import context_hash, load_config
+from .execute import execute
+from .experiments import EXPERIMENTS
+from .plan import plan
+from .report import write_report
+from .store import Store
+
+logger = logging.getLogger(__name__)
+STORE_FILE = "study.db"
+
+
+def _baseline(cfg: dict, prep: Path, out: Path, seed: int, device: str, progress: bool) -> Path:
+    """Train (or resume, or reuse) the dense baseline of ``seed``; returns its run directory."""
+    rundir = out / f"baseline-seed{seed}"
+    summary = rundir / "summary.json"
+    if summary.is_file():
+        return rundir
+    b = cfg["baseline"]
+    resume = (rundir / "state.pt").is_file()
+    if not resume and rundir.exists():
+        shutil.rmtree(rundir)
+    train(prep, rundir, b.get("preset", "small"), b.get("model", {}), {**b.get("train", {}), "seed": 1234 + seed},
+          resume=resume, device=device, progress=progress)
+    return rundir
+
+
+def _given_baseline(spec: str, out: Path) -> tuple[Path, Path]:
+    """Copy an already-trained dense checkpoint in as ``baseline-seed0``; returns (its prep, its run dir).
+
+    Copied (not referenced) so the study's evaluation files never land in the
+    user's own run directory; the prepared data is the checkpoint's own.
+    """
+    rundir = out / "baseline-seed0"
+    ck = load_checkpoint(spec)
+    if ck.masks is not None:
+        raise NmtpruneError(f"baseline.checkpoint {spec}: has a pruning mask; the study needs a dense baseline")
+    if not ck.prep or not (Path(ck.prep) / "prep.json").is_file():
+        raise NmtpruneError(f"baseline.checkpoint {spec}: its prepared data {ck.prep!r} is missing "
+                            "(the study evaluates on it and trains sparse models on it)")
+    if not (rundir / "summary.json").is_file():
+        rundir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(rundir / MODEL_FILE, ck.model, copy_tokenizers(ck.tokenizer_files, rundir), ck.prep,
+                        ck.info)
+        write_json(rundir / "summary.json", {"from_checkpoint": str(Path(spec).resolve())})
+    return Path(ck.prep), rundir
+
+
+def _open_store(out: Path, cfg_hash: str, force: bool) -> Store:
+    store = Store(out / STORE_FILE)
+    old = store.get_meta("config_hash")
+    if old is not None and old != cfg_hash and not force:
+        raise NmtpruneError(f"{out} holds a study made with a different config ({old} != {cfg_hash}); "
+                            "use another --out, or --force to redo the runs whose settings changed")
+    store.set_meta("config_hash", cfg_hash)
+    return store
+
+
+def run_study(data: str | None, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
+              device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None) -> Path:
+    """Run (or resume) a whole study and write its report. Returns the study directory."""
+    tune_allocator()
+    cfg = load_config(config, None if config else preset)
+    if seeds < 1:
+        raise NmtpruneError(f"--seeds must be >= 1, got {seeds}")
+    out = ensure_writable_dir(out)
+    ctx = context_hash(cfg)
+    store = _open_store(out, ctx, force)
+    store.set_meta("config", json.dumps(cfg))
+    store.set_meta("command", command or "")
+    store.set_meta("seeds", str(seeds))
+    stages = json.loads(store.get_meta("stages") or "{}")
+    t0 = time.time()
+    given = cfg["baseline"].get("checkpoint")
+    if given:
+        if seeds != 1:
+            raise NmtpruneError(f"--seeds {seeds}: a study on a given baseline.checkpoint has one seed")
+        prep, rundir = _given_baseline(given, out)
+        baselines = [rundir]
+    else:
+        if not data:
+            raise NmtpruneError("study: --data DIR is required (the raw parallel corpus), "
+                                "unless the config names a baseline.checkpoint")
+        prep = out / "prep"
+        if not (prep / "prep.json").is_file():
+            settings = {"src": cfg["src"], "tgt": cfg["tgt"], **cfg["prepare"]}
+            prepare(prep, from_dict(PrepareConfig, settings, "prepare settings"), data)
+        stages["prepare"] = stages.get("prepare", 0) + time.time() - t0
+        t0 = time.time()
+        baselines = [_baseline(cfg, prep, out, s, device, progress) for s in range(seeds)]
+    stages["baseline"] = stages.get("baseline", 0) + time.time() - t0
+    store.set_meta("stages", json.dumps(stages))
+    classes = list(prunable_classes(load_checkpoint(baselines[0]).model))
+    runs = plan(cfg, classes, seeds)
+    store.set_meta("planned", json.dumps([r["id"] for r in runs]))
+    todo = [r for r in runs if store.status(r["id"]) != "done" or _stale(store, r["id"], ctx)]
+    logger.info(f"study: {len(runs)} runs planned, {len(runs) - len(todo)} already done, {len(todo)} to run")
+    t0 = time.time()
+    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="study", unit="run", disable=not progress)
+    for spec in todo:
+        bar.set_postfix_str(f"{spec['experiment']}: {spec['kind']} {spec['criterion'] or ''} "
+                            f"{spec['allocation'] or ''} {spec['sparsity']:g}")
+        store.start(spec["id"], spec, ctx)
+        try:
+            metrics = execute(spec, cfg, prep, baselines[spec["seed"]], out / "runs" / spec["id"], device, False)
+            store.finish(spec["id"], metrics)
+        except Exception as e:  # one failing run must not lose the others
+            store.fail(spec["id"], f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
+            logger.warning(f"run {spec['id']} failed: {type(e).__name__}: {e}")
+        bar.update(1)
+    bar.close()
+    stages["runs"] = stages.get("runs", 0) + time.time() - t0
+    store.set_meta("stages", json.dumps(stages))
+    _collect(cfg, out, store)
+    t0 = time.time()
+    write_report(out)
+    stages["report"] = time.time() - t0
+    store.set_meta("stages", json.dumps(stages))
+    return out
+
+
+def _stale(store: Store, run_id: str, ctx: str) -> bool:
+    recorded = store.run_config_hash(run_id)
+    return recorded is not None and recorded != ctx
+
+
+def _collect(cfg: dict, out: Path, store: Store) -> None:
+    """Data the figures need from the trained models (e.g. attention), computed once the runs are done."""
+    runs = store.runs("done")
+    for name, settings in cfg["experiments"].items():
+        collect = EXPERIMENTS[name].collect
+        if collect is None:
+            continue
+        try:
+            collect(out, runs, settings)
+        except (KeyError, IndexError, ValueError, TypeError, NmtpruneError) as e:   # its figure says it is missing
+            logger.warning(f"data for {name} skipped: {type(e).__name__}: {e}")
+
+
+def study_status(out: str) -> dict:
+    """Runs planned, done, failed and unfinished, in total and per experiment."""
+    store = Store(Path(out) / STORE_FILE, create=False)
+    planned = json.loads(store.get_meta("planned") or "[]")
+    counts = store.counts()
+    per_exp: dict[str, dict] = {}
+    for r in store.runs(status=None):
+        per_exp.setdefault(r["experiment"], {}).setdefault(r["status"], 0)
+        per_exp[r["experiment"]][r["status"]] += 1
+    return {"planned": len(planned), "done": counts.get("done", 0), "failed": counts.get("failed", 0),
+            "running_or_killed": counts.get("running", 0), "experiments": per_exp}
+
+
+def command_line(argv: list[str]) -> str:
+    """The command that reproduces a study, for its report."""
+    return "nmtprune " + " ".join(shlex.quote(a) for a in argv)

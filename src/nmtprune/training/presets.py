@@ -1,0 +1,62 @@
+"""Named presets (model + training settings) and the configs built from them."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..config import from_dict
+from ..errors import choose
+from ..model.config import ModelConfig
+from .config import TrainConfig
+
+
+@dataclass
+class Preset:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+PRESETS: dict[str, Preset] = {
+    # Tests and smoke runs: one Multi30k epoch in well under 2 minutes on 2 cores.
+    "tiny": Preset(ModelConfig(emb_dim=32, enc_hidden=64, enc_layers=1, dec_hidden=64, dec_layers=1,
+                               dropout=0.1),
+                   TrainConfig(epochs=1, batch_tokens=4096, lr=3e-3)),
+    # The CPU default, tuned for Multi30k within an hour on 2 cores (see README).
+    "small": Preset(ModelConfig(emb_dim=256, enc_hidden=256, enc_layers=2, dec_hidden=256, dec_layers=2,
+                                dropout=0.3),
+                    TrainConfig(epochs=30, batch_tokens=4096, lr=2e-3, label_smoothing=0.1,
+                                max_minutes=55.0, early_stop=4)),
+    # See, Luong & Manning 2016: 4 x 1000 LSTMs, 1000-d embeddings (50k vocab from prepare).
+    "paper": Preset(ModelConfig(emb_dim=1000, enc_hidden=1000, enc_layers=4, bidirectional=False,
+                                dec_hidden=1000, dec_layers=4, dropout=0.2),
+                    TrainConfig(optimizer="sgd", lr=1.0, epochs=12, batch_tokens=8192, sgd_decay_start=8)),
+}
+
+
+def get_preset(name: str) -> Preset:
+    choose("preset", name, PRESETS)
+    p = PRESETS[name]
+    return Preset(dataclasses.replace(p.model), dataclasses.replace(p.train))
+
+
+def configs(preset: str, model_overrides: dict | None,
+            train_overrides: dict | None) -> tuple[ModelConfig, TrainConfig]:
+    """The preset's model and train configs with ``overrides`` applied (unknown keys are errors)."""
+    p = get_preset(preset)
+    m = from_dict(ModelConfig, {**dataclasses.asdict(p.model), **(model_overrides or {})}, "model config")
+    t = from_dict(TrainConfig, {**dataclasses.asdict(p.train), **(train_overrides or {})}, "train config")
+    return m, t.validate()
+
+
+def retrain_config(preset: str | None, overrides: dict | None) -> TrainConfig:
+    """After See et al.: the preset's settings with a short schedule (4 epochs); SGD
+    restarts at half the learning rate, as theirs did. Adam keeps the preset's rate:
+    its fresh moments already make the first steps small, and on the `small` model
+    a quarter of the rate recovered 4.6x slower (valid ppl 143 vs 31 after 2
+    epochs at 80% class-blind). Any key can be overridden."""
+    base = get_preset(preset if preset in PRESETS else "small").train
+    d = dataclasses.asdict(base)
+    d.update(lr=base.lr * (0.5 if base.optimizer == "sgd" else 1.0), epochs=4, max_minutes=0.0,
+             early_stop=2, sgd_decay_start=1)
+    d.update(overrides or {})
+    return from_dict(TrainConfig, d, "retrain config").validate()

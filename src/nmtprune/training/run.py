@@ -1,0 +1,104 @@
+"""A whole training run: ``train`` (from a prepared directory) and ``retrain`` (a pruned checkpoint).
+
+Both check the run directory (new, or ``--resume`` with the same settings),
+write its config and tokenizers, run :func:`nmtprune.training.loop.fit` with
+the run's ``train.log`` attached, and write ``summary.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..checkpoint.load import load_checkpoint
+from ..checkpoint.model_file import MODEL_FILE, masks_path
+from ..data.prepared import Prepared
+from ..errors import NmtpruneError
+from ..fileio import write_json
+from ..model.masks import Masks, check_masks, load_masks
+from ..model.seq2seq import build_model
+from ..prune.compute import snip_masks
+from ..runtime import resolve_device, tune_allocator
+from .distributed import barrier, init_from_env, is_main
+from .logs import run_log
+from .loop import fit
+from .presets import configs, retrain_config
+from .rundir import prior_state, start_rundir
+
+
+def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = None,
+          train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
+          mask: str | None = None, init: str | None = None, snip: dict | None = None,
+          progress: bool = True) -> dict:
+    """Train a model on a prepared directory; returns the run summary.
+
+    Args:
+        mask: a mask file: sparse training from scratch (re-initialised, mask fixed).
+        init: initialisation scheme overriding the preset's.
+        snip: ``{"sparsity", "batches", "batch_size"}``: SNIP-prune at initialisation, then train.
+    """
+    tune_allocator()
+    prep = Prepared(prep_dir)
+    overrides = dict(model_overrides or {})
+    if init is not None:
+        overrides["init"] = init
+    mcfg, tcfg = configs(preset, overrides, train_overrides)
+    mcfg.src_vocab, mcfg.tgt_vocab = prep.meta["vocab_sizes"]["src"], prep.meta["vocab_sizes"]["tgt"]
+    mcfg.validate()
+    if mask is not None and snip is not None:
+        raise NmtpruneError("--mask and --snip-sparsity cannot be combined")
+    rundir = Path(out)
+    run_cfg = {"kind": "train", "preset": preset, "model": dataclasses.asdict(mcfg),
+               "train": dataclasses.asdict(tcfg), "prep": str(prep.path.resolve()),
+               "mask": str(Path(mask).resolve()) if mask else None, "snip": snip}
+    state = prior_state(rundir, run_cfg, resume)
+    dev = init_from_env(resolve_device(device))
+    barrier()          # every rank has checked the run directory before rank 0 writes to it
+    model = build_model(mcfg, seed=tcfg.seed)
+    masks: Masks | None = None
+    if mask is not None:
+        masks = load_masks(mask)
+        check_masks(model, masks, mask)
+    train_c, valid_c = prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split)
+    if snip is not None and state is None:
+        masks = snip_masks(model, train_c, snip, dev)
+    elif snip is not None:
+        masks = load_masks(masks_path(rundir / MODEL_FILE))
+    tok_files = {s: prep.path / prep.meta["tokenizers"][s] for s in ("src", "tgt")}
+    tokenizers = start_rundir(rundir, run_cfg, tok_files)
+    info = {"src_lang": prep.cfg.src, "tgt_lang": prep.cfg.tgt, "preset": preset}
+    with run_log(rundir):
+        summary = fit(model, train_c, valid_c, tcfg, rundir, tokenizers, str(prep.path.resolve()), masks,
+                      dev, state, info, progress)
+    if is_main():
+        write_json(rundir / "summary.json", summary)
+    return summary
+
+
+def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
+            data: str | None = None, progress: bool = True) -> dict:
+    """Continue training a pruned checkpoint with its mask fixed (pruned weights stay exactly 0)."""
+    tune_allocator()
+    dev = init_from_env(resolve_device(device))
+    ck = load_checkpoint(ckpt, "cpu")
+    if ck.masks is None:
+        raise NmtpruneError(f"{ck.path} has no mask ({ck.path.name.replace('.safetensors', '')}"
+                            ".masks.safetensors): nothing to keep fixed; prune it first with 'nmtprune prune'")
+    prep_path = data or ck.prep
+    if not prep_path:
+        raise NmtpruneError(f"{ck.path} records no training data; pass --data PREPDIR")
+    prep = Prepared(prep_path)
+    tcfg = retrain_config(ck.info.get("preset"), train_overrides)
+    rundir = Path(out)
+    run_cfg = {"kind": "retrain", "source": str(ck.path.resolve()), "model": dataclasses.asdict(ck.model.cfg),
+               "train": dataclasses.asdict(tcfg), "prep": str(prep.path.resolve()), "mask": None, "snip": None}
+    state = prior_state(rundir, run_cfg, resume)
+    barrier()
+    tokenizers = start_rundir(rundir, run_cfg, ck.tokenizer_files)
+    info = {**ck.info, "retrained_from": str(ck.path)}
+    info.pop("epoch", None)
+    with run_log(rundir):
+        summary = fit(ck.model, prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split), tcfg, rundir,
+                      tokenizers, str(prep.path.resolve()), ck.masks, dev, state, info, progress)
+    if is_main():
+        write_json(rundir / "summary.json", summary)
+    return summary
