@@ -38,12 +38,19 @@ def _prune(sub):
 def _retrain(sub):
     sub.add_argument("checkpoint")
     sub.add_argument("--data", help="prepared directory (default: the checkpoint's)")
+    sub.add_argument("--prune-to", type=number(float),
+                     help="prune gradually to this sparsity while retraining (a dense checkpoint needs it)")
+    sub.add_argument("--schedule", default="restart", choices=["restart", "finetune", "rewind"],   # training.schedules.SCHEDULES
+                     help="learning rates: the preset's with plateau decay (restart), the dense run's last "
+                          "(finetune), or the dense run's last EPOCHS epochs replayed (rewind)")
+    sub.add_argument("--teacher", help="dense checkpoint with the same tokenizers to distil from "
+                                       "(train.distill_weight, train.distill_temperature)")
     train_args(sub)
 
     def run(a):
         from ..api import retrain
         summary = retrain(a.checkpoint, a.out, train_overrides(a), a.resume, a.device, a.data,
-                          progress=not a.quiet)
+                          progress=not a.quiet, prune_to=a.prune_to, schedule=a.schedule, teacher=a.teacher)
         print(json.dumps(summary))
     return run
 

@@ -18,6 +18,8 @@ def _train(sub):
     sub.add_argument("--snip-sparsity", type=number(float), help="SNIP-prune at init to this sparsity")
     sub.add_argument("--snip-batches", type=number(int), default=1)
     sub.add_argument("--snip-batch-size", type=number(int), default=64)
+    sub.add_argument("--prune-to", type=number(float),
+                     help="prune gradually to this sparsity while training (train.prune_* settings)")
     train_args(sub)
 
     def run(a):
@@ -26,6 +28,6 @@ def _train(sub):
         if a.snip_sparsity is not None:
             snip = {"sparsity": a.snip_sparsity, "batches": a.snip_batches, "batch_size": a.snip_batch_size}
         summary = train(a.prep, a.out, a.preset, key_values(a.model, "--model"), train_overrides(a), a.resume,
-                        a.device, a.mask, a.init, snip, progress=not a.quiet)
+                        a.device, a.mask, a.init, snip, progress=not a.quiet, prune_to=a.prune_to)
         print(json.dumps(summary))
     return run

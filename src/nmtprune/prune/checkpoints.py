@@ -51,7 +51,8 @@ def prune(ckpt, criterion: str, allocation: str, sparsity: float, out, batches: 
                             "pass --data PREPDIR")
     out = ensure_writable_dir(out)
     t0 = time.time()
-    masks = compute_masks(ck.model, criterion, allocation, sparsity, sd, include_biases, only_classes)
+    masks = compute_masks(ck.model, criterion, allocation, sparsity, sd, include_biases, only_classes,
+                          start=ck.masks)
     seconds = time.time() - t0
     if ck.masks is not None:   # pruning a pruned model: what was removed stays removed
         masks = {n: m & ck.masks[n] if n in ck.masks else m for n, m in masks.items()}

@@ -16,7 +16,7 @@ from ..model.classes import weight_classes
 from ..model.masks import Masks
 from ..model.seq2seq import Seq2Seq
 from .allocation import ALLOCATIONS, allocation_name
-from .saliency import CRITERIA, NEEDS_DATA, ScoringData
+from .saliency import CRITERIA, NEEDS_DATA, Scores, ScoringData
 
 
 def check_sparsity(sparsity) -> float:
@@ -42,7 +42,7 @@ def prunable_classes(model: Seq2Seq, include_biases: bool = False) -> dict[str, 
 
 def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: float,
                   data: ScoringData | None = None, include_biases: bool = False,
-                  only_classes: list[str] | None = None) -> Masks:
+                  only_classes: list[str] | None = None, start: Masks | None = None) -> Masks:
     """Masks for every prunable parameter (True = keep).
 
     Args:
@@ -50,6 +50,10 @@ def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: flo
             classes (so class-blind keeps its global threshold) and the masks of
             every other class are reset to keep everything. With
             ``class_uniform`` this prunes ``sparsity`` of each listed class.
+        start: the mask already in force (re-pruning): the new mask selects among the
+            weights it keeps, so what was removed stays removed and the result lands
+            exactly on ``sparsity`` (as ``torch.nn.utils.prune``'s ``default_mask``)
+            whatever the criterion scores the removed weights.
     """
     choose("criterion", criterion, CRITERIA)
     allocation = allocation_name(allocation)
@@ -64,6 +68,8 @@ def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: flo
             choose("weight class", c, classes)
     names = [n for ns in classes.values() for n in ns]
     scores = CRITERIA[criterion](model, names, data)
+    if start:
+        scores = removed_first(scores, start)
     masks = ALLOCATIONS[allocation](scores, classes, sparsity)
     if only_classes:
         for cls, ns in classes.items():
@@ -71,6 +77,23 @@ def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: flo
                 for n in ns:
                     masks[n] = torch.ones_like(masks[n])
     return masks
+
+
+def removed_first(scores: Scores, start: Masks) -> Scores:
+    """Scores where every weight ``start`` removes ranks below every kept one (-inf).
+
+    Materialises the scores (one copy of the prunable weights); class-distribution's
+    spread stays that of the original scores.
+    """
+    tensors, spread = {}, scores.spread if scores.spread is not None else {}
+    for n in scores:
+        s = scores[n].float()
+        if scores.spread is None:
+            spread[n] = s
+        if n in start and not bool(start[n].all()):
+            s = s.masked_fill(~start[n].to(s.device), float("-inf"))
+        tensors[n] = s
+    return Scores(tensors, None, spread)
 
 
 def snip_masks(model: Seq2Seq, corpus: Corpus, snip: dict, device) -> Masks:

@@ -1,7 +1,7 @@
 """Optimisation settings of a training run, validated on load."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import NmtpruneError, choose
 
@@ -34,6 +34,22 @@ class TrainConfig:
     # weights, optimizer and loss; ~1.5x the fp32 step rate on CPUs with AVX512-BF16/AMX.
     # Validation perplexity is always computed in fp32.
     precision: str = "fp32"
+    # Explicit learning rate per epoch (epoch e uses lr_epochs[min(e, len) - 1]); replaces the
+    # plateau/SGD decay. ``retrain --schedule finetune|rewind`` fills it from the dense run's log.
+    lr_epochs: list = field(default_factory=list)
+    # Gradual pruning (Zhu & Gupta 2017) while training: reach ``prune_to`` (0 = off) on a
+    # cubic schedule from ``prune_start`` to ``prune_end`` (fractions of the run's steps),
+    # masks recomputed among the kept weights every ``prune_every`` steps (0 = ~20 updates).
+    prune_to: float = 0.0
+    prune_start: float = 0.0
+    prune_end: float = 0.5
+    prune_every: int = 0
+    prune_criterion: str = "magnitude"
+    prune_allocation: str = "class_blind"
+    # Word-level distillation (Kim & Rush 2016) when a teacher is given: loss =
+    # (1 - distill_weight) * data loss + distill_weight * T^2 * KL(teacher_T || student_T).
+    distill_weight: float = 0.5
+    distill_temperature: float = 1.0
 
     def validate(self) -> "TrainConfig":
         choose("optimizer", self.optimizer, OPTIMIZERS)
@@ -43,4 +59,15 @@ class TrainConfig:
             raise NmtpruneError("train: lr, batch_tokens, batch_multiple must be positive and epochs >= 0")
         if not 0 <= self.label_smoothing < 1:
             raise NmtpruneError(f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.prune_to < 1:
+            raise NmtpruneError(f"--prune-to must be in (0, 1) (the fraction removed), got {self.prune_to}")
+        if not 0 <= self.prune_start <= self.prune_end <= 1:
+            raise NmtpruneError("train.prune_start and prune_end must satisfy 0 <= start <= end <= 1, got "
+                                f"{self.prune_start}, {self.prune_end}")
+        if not isinstance(self.lr_epochs, list) or any(
+                isinstance(x, bool) or not isinstance(x, (int, float)) or x <= 0 for x in self.lr_epochs):
+            raise NmtpruneError(f"train.lr_epochs must be a list of positive numbers, got {self.lr_epochs!r}")
+        if not 0 <= self.distill_weight <= 1 or self.distill_temperature <= 0:
+            raise NmtpruneError("train.distill_weight must be in [0, 1] and distill_temperature > 0, got "
+                                f"{self.distill_weight}, {self.distill_temperature}")
         return self

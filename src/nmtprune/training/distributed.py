@@ -71,9 +71,10 @@ class LossModule(nn.Module):
         return self.model.loss(batch, label_smoothing)
 
 
-def wrap(model: nn.Module, device: torch.device) -> nn.Module:
-    """The object whose call computes the loss: DDP-wrapped when distributed."""
-    mod = LossModule(model)
+def wrap(model: nn.Module, device: torch.device, loss_module: nn.Module | None = None) -> nn.Module:
+    """The object whose call computes the loss (``loss_module``, e.g. distillation, else the
+    model's own loss): DDP-wrapped when distributed."""
+    mod = loss_module if loss_module is not None else LossModule(model)
     if world()[1] == 1:
         return mod
     return nn.parallel.DistributedDataParallel(mod, device_ids=[device.index] if device.type == "cuda" else None)

@@ -24,10 +24,12 @@ from ..data.corpus import Corpus
 from ..decode.metrics import perplexity
 from ..errors import NmtpruneError
 from ..fileio import atomic_write
-from ..model.masks import Masks, apply_masks, mask_grads, save_masks
+from ..model.masks import Masks, apply_masks, mask_grads, save_masks, sparsity_of
 from ..model.seq2seq import Seq2Seq
 from .config import TrainConfig
+from .distill import DistillLoss
 from .distributed import all_sum, barrier, is_main, shard, world, wrap
+from .gradual import prune_step, schedule_for, scoring
 from .state import save_state
 
 logger = logging.getLogger(__name__)
@@ -51,24 +53,29 @@ def _write_log(rundir: Path, history: list[dict]) -> None:
 def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: Path,
         tokenizers: dict[str, str], prep: str | None, masks: Masks | None = None,
         device: str | torch.device = "cpu", resume: dict | None = None, info: dict | None = None,
-        progress: bool = True) -> dict:
+        progress: bool = True, teacher: Seq2Seq | None = None) -> dict:
     """Train ``model`` in place; write checkpoints and logs into ``rundir``.
 
     Args:
         masks: fixed masks; pruned weights stay exactly zero through every step.
         resume: a state loaded by :func:`nmtprune.training.state.load_training_state` to continue from.
         info: extra metadata stored in every checkpoint.
+        teacher: a dense model to distil from (word-level KD, ``cfg.distill_*``).
     Returns:
         A summary: best validation perplexity, epochs, steps, wall time, why it stopped.
     """
     model.to(device)
     opt = make_optimizer(model, cfg)
+    gradual = schedule_for(cfg, train, masks)           # from the masks the run started with
+    if resume is not None and "masks" in resume:      # gradual pruning: the masks of the moment
+        masks = resume["masks"]
     if masks is not None:
         masks = {k: v.to(device) for k, v in masks.items()}
         apply_masks(model, masks)
         if is_main():
             save_masks(masks_path(rundir / MODEL_FILE), masks)
-    prog = {"epoch": 1, "batch": 0, "steps": 0, "best_ppl": math.inf, "bad_epochs": 0, "lr": cfg.lr,
+    prog = {"epoch": 1, "batch": 0, "steps": 0, "best_ppl": math.inf, "bad_epochs": 0,
+            "lr": cfg.lr_epochs[0] if cfg.lr_epochs else cfg.lr,
             "elapsed": 0.0, "history": [], "nan_skipped": 0, "stopped": None}
     if resume is not None:
         model.load_state_dict(resume["model"])
@@ -78,7 +85,10 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
         logger.info(f"resuming at epoch {prog['epoch']}, batch {prog['batch']} ({prog['steps']} steps done)")
     else:
         torch.manual_seed(cfg.seed + world()[0])   # ranks draw different dropout masks
-    loss_fn = wrap(model, torch.device(device))
+    distill = None
+    if teacher is not None:
+        distill = DistillLoss(model, teacher.to(device).eval(), cfg.distill_weight, cfg.distill_temperature)
+    loss_fn = wrap(model, torch.device(device), distill)
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     progress = progress and is_main()
     for g in opt.param_groups:
@@ -89,7 +99,12 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
 
     def checkpoint_state():
         prog["elapsed"] = time.time() - start
-        save_state(rundir, model, opt, prog)
+        save_state(rundir, model, opt, prog, masks if gradual is not None else None)
+
+    def save_model(extra: dict):
+        save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep, {**info, **extra})
+        if gradual is not None:      # the mask changes while pruning: keep it beside its weights
+            save_masks(masks_path(rundir / MODEL_FILE), masks)
 
     while prog["stopped"] is None and prog["epoch"] <= cfg.epochs:
         epoch = prog["epoch"]
@@ -123,6 +138,9 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
                 opt.step()
                 if masks is not None:
                     apply_masks(model, masks)
+                if gradual is not None and gradual.due(prog["steps"] + 1):
+                    masks = prune_step(model, masks, gradual.sparsity_at(prog["steps"] + 1),
+                                       gradual.criterion, gradual.allocation, scoring(train, device))
                 loss_sum += loss_val
                 tok_sum += int(n_tok)
             prog["batch"] += 1
@@ -150,14 +168,21 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
         if is_main():
             logger.info(f"epoch {epoch}: train loss {train_loss:.3f}, valid ppl {ppl:.2f}, lr {prog['lr']:.2g}, "
                         f"{tok_s:.0f} tgt tok/s")
-        if ppl < prog["best_ppl"]:
-            prog["best_ppl"], prog["bad_epochs"] = ppl, 0
+        # While gradual pruning still removes weights the model is not yet the one asked for:
+        # it is saved (the latest), and the best, plateau decay and early stopping start after.
+        ramping = gradual is not None and not gradual.done(prog["steps"])
+        if ramping or ppl < prog["best_ppl"]:
+            if not ramping:
+                prog["best_ppl"], prog["bad_epochs"] = ppl, 0
             if is_main():
-                save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep,
-                                {**info, "epoch": epoch, "steps": prog["steps"], "valid_ppl": ppl})
+                save_model({"epoch": epoch, "steps": prog["steps"], "valid_ppl": ppl})
         else:
             prog["bad_epochs"] += 1
-        if cfg.optimizer == "sgd" and epoch >= cfg.sgd_decay_start:
+        if cfg.lr_epochs:
+            prog["lr"] = cfg.lr_epochs[min(epoch, len(cfg.lr_epochs) - 1)]
+        elif ramping:
+            pass
+        elif cfg.optimizer == "sgd" and epoch >= cfg.sgd_decay_start:
             prog["lr"] *= cfg.lr_decay
         elif cfg.optimizer == "adam" and prog["bad_epochs"] > cfg.patience:
             prog["lr"] = max(prog["lr"] * cfg.lr_decay, cfg.min_lr)
@@ -172,9 +197,19 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
     if prog["stopped"] is None:
         prog["stopped"] = "epochs"
         checkpoint_state()
+    if gradual is not None and not gradual.done(prog["steps"]):
+        # Stopped before the ramp's end (time, steps, early stop): the result still has exactly
+        # the sparsity asked for, pruned in one last cut (not retrained after it).
+        masks = prune_step(model, masks, gradual.target, gradual.criterion, gradual.allocation,
+                           scoring(train, device))
+        if is_main():
+            logger.warning(f"stopped before the pruning schedule ended: pruned to {gradual.target} in one cut")
+            save_model({"epoch": prog["epoch"] - 1, "steps": prog["steps"], "cut_short": True})
+        checkpoint_state()
     barrier()
     if is_main() and not (rundir / MODEL_FILE).is_file():  # zero epochs: still leave a usable checkpoint
         save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep, {**info, "epoch": 0})
-    return {"best_valid_ppl": prog["best_ppl"], "epochs": len(prog["history"]), "steps": prog["steps"],
+    sparse = {"sparsity": round(sparsity_of(masks), 6)} if gradual is not None else {}
+    return {"best_valid_ppl": prog["best_ppl"], "epochs": len(prog["history"]), "steps": prog["steps"], **sparse,
             "wall_s": round(prog["elapsed"], 1), "stopped": prog["stopped"],
             "nan_skipped": prog["nan_skipped"], "config": dataclasses.asdict(cfg)}

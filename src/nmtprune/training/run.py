@@ -10,32 +10,49 @@ import dataclasses
 from pathlib import Path
 
 from ..checkpoint.load import load_checkpoint
-from ..checkpoint.model_file import MODEL_FILE, masks_path
+from ..checkpoint.model_file import MODEL_FILE, Checkpoint, masks_path
 from ..data.prepared import Prepared
-from ..errors import NmtpruneError
+from ..errors import NmtpruneError, choose
 from ..fileio import write_json
 from ..model.masks import Masks, check_masks, load_masks
 from ..model.seq2seq import build_model
 from ..prune.compute import snip_masks
 from ..runtime import resolve_device, tune_allocator
+from .distill import check_teacher
 from .distributed import barrier, init_from_env, is_main
 from .logs import run_log
 from .loop import fit
 from .presets import configs, retrain_config
 from .rundir import prior_state, start_rundir
+from .schedules import SCHEDULES, dense_lrs, schedule_lrs
+
+
+def check_prune_to(prune_to) -> float:
+    """A gradual-pruning target: a fraction removed strictly between 0 and 1."""
+    try:
+        x = float(prune_to)
+    except (TypeError, ValueError):
+        raise NmtpruneError(f"--prune-to must be a number in (0, 1), got {prune_to!r}") from None
+    if not 0.0 < x < 1.0:
+        raise NmtpruneError(f"--prune-to must be in (0, 1) (the fraction removed), got {prune_to}")
+    return x
 
 
 def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = None,
           train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
           mask: str | None = None, init: str | None = None, snip: dict | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, prune_to: float | None = None) -> dict:
     """Train a model on a prepared directory; returns the run summary.
 
     Args:
         mask: a mask file: sparse training from scratch (re-initialised, mask fixed).
         init: initialisation scheme overriding the preset's.
         snip: ``{"sparsity", "batches", "batch_size"}``: SNIP-prune at initialisation, then train.
+        prune_to: prune gradually to this sparsity while training (Zhu & Gupta 2017; the
+            schedule is ``train.prune_*``).
     """
+    if prune_to is not None:
+        train_overrides = {**(train_overrides or {}), "prune_to": check_prune_to(prune_to)}
     tune_allocator()
     prep = Prepared(prep_dir)
     overrides = dict(model_overrides or {})
@@ -74,23 +91,52 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
     return summary
 
 
+def _teacher(spec: str, ck: Checkpoint) -> Checkpoint:
+    """Load a distillation teacher; it must share the student's tokenizers (same files)."""
+    t = load_checkpoint(spec, "cpu")
+    same = all(Path(t.tokenizer_files[s]).read_bytes() == Path(ck.tokenizer_files[s]).read_bytes()
+               for s in ("src", "tgt"))
+    check_teacher(ck.model, t.model, same, spec)
+    return t
+
+
 def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
-            data: str | None = None, progress: bool = True) -> dict:
-    """Continue training a pruned checkpoint with its mask fixed (pruned weights stay exactly 0)."""
+            data: str | None = None, progress: bool = True, prune_to: float | None = None,
+            schedule: str = "restart", teacher: str | None = None) -> dict:
+    """Continue training a checkpoint with its mask fixed (pruned weights stay exactly 0).
+
+    Args:
+        prune_to: prune gradually to this sparsity while retraining (Zhu & Gupta): a dense
+            checkpoint needs it; a pruned one prunes further among the weights it keeps.
+        schedule: learning rates: ``restart`` (the preset's, plateau decay), ``finetune`` (the
+            dense run's final rate) or ``rewind`` (the dense run's last ``epochs`` epochs replayed).
+        teacher: a dense checkpoint with the same tokenizers to distil from.
+    """
+    choose("schedule", schedule, SCHEDULES)
+    if prune_to is not None:
+        prune_to = check_prune_to(prune_to)
     tune_allocator()
     dev = init_from_env(resolve_device(device))
     ck = load_checkpoint(ckpt, "cpu")
-    if ck.masks is None:
-        raise NmtpruneError(f"{ck.path} has no mask ({ck.path.name.replace('.safetensors', '')}"
-                            ".masks.safetensors): nothing to keep fixed; prune it first with 'nmtprune prune'")
+    if ck.masks is None and prune_to is None:
+        raise NmtpruneError(f"{ck.path} is dense (no {ck.path.name.replace('.safetensors', '')}"
+                            ".masks.safetensors): pass --prune-to S to prune it gradually while retraining, "
+                            "or prune it first with 'nmtprune prune'")
+    teacher_ck = _teacher(teacher, ck) if teacher else None
     prep_path = data or ck.prep
     if not prep_path:
         raise NmtpruneError(f"{ck.path} records no training data; pass --data PREPDIR")
     prep = Prepared(prep_path)
-    tcfg = retrain_config(ck.info.get("preset"), train_overrides)
+    overrides = dict(train_overrides or {})
+    if prune_to is not None:
+        overrides["prune_to"] = prune_to
+    tcfg = retrain_config(ck.info.get("preset"), overrides)
+    if schedule != "restart" and "lr_epochs" not in overrides:
+        tcfg.lr_epochs = schedule_lrs(schedule, tcfg.epochs, dense_lrs(ck.path, ck.info))
     rundir = Path(out)
     run_cfg = {"kind": "retrain", "source": str(ck.path.resolve()), "model": dataclasses.asdict(ck.model.cfg),
-               "train": dataclasses.asdict(tcfg), "prep": str(prep.path.resolve()), "mask": None, "snip": None}
+               "train": dataclasses.asdict(tcfg), "prep": str(prep.path.resolve()), "mask": None, "snip": None,
+               "schedule": schedule, "teacher": str(teacher_ck.path.resolve()) if teacher_ck else None}
     state = prior_state(rundir, run_cfg, resume)
     barrier()
     tokenizers = start_rundir(rundir, run_cfg, ck.tokenizer_files)
@@ -98,7 +144,8 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     info.pop("epoch", None)
     with run_log(rundir):
         summary = fit(ck.model, prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split), tcfg, rundir,
-                      tokenizers, str(prep.path.resolve()), ck.masks, dev, state, info, progress)
+                      tokenizers, str(prep.path.resolve()), ck.masks, dev, state, info, progress,
+                      teacher=teacher_ck.model if teacher_ck else None)
     if is_main():
         write_json(rundir / "summary.json", summary)
     return summary

@@ -16,7 +16,9 @@ from .state import STATE_FILE, load_training_state
 # Settings that may change when resuming (extending a run); everything else must match.
 _RESUMABLE = {"epochs", "max_minutes", "max_steps"}
 # Settings added since a run may have started: the value such a run used (set it to resume).
-_LEGACY = {"batch_multiple": 1}
+_LEGACY = {"batch_multiple": 1, "lr_epochs": [], "prune_to": 0.0, "prune_start": 0.0, "prune_end": 0.5,
+           "prune_every": 0, "prune_criterion": "magnitude", "prune_allocation": "class_blind",
+           "distill_weight": 0.5, "distill_temperature": 1.0}
 
 
 def check_resume(rundir: Path, run_cfg: dict) -> None:

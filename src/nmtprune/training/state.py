@@ -16,12 +16,14 @@ from .distributed import is_main
 STATE_FILE = "state.pt"
 
 
-def save_state(rundir: Path, model, opt, progress: dict) -> None:
-    """Write ``rundir/state.pt`` (rank 0 only)."""
+def save_state(rundir: Path, model, opt, progress: dict, masks: dict | None = None) -> None:
+    """Write ``rundir/state.pt`` (rank 0 only); ``masks`` when gradual pruning changes them."""
     if not is_main():
         return
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
              "torch_rng": torch.get_rng_state(), "progress": progress}
+    if masks is not None:
+        state["masks"] = {k: v.cpu() for k, v in masks.items()}
     with atomic_path(rundir / STATE_FILE) as tmp:
         torch.save(state, tmp)
 

@@ -1,0 +1,150 @@
+"""Recovery after pruning: BLEU of each recipe at each sparsity, with the compute it spends.
+
+Every row is made by the `nmtprune` commands it records (in a fresh process), from
+the dense `small` run given, on the same machine and precision as that run:
+
+- `oneshot-finetune`: class-blind magnitude prune, then retrain at the dense run's
+  final learning rate (Renda et al.'s fine-tuning).
+- `oneshot-rewind`: the same cut, then the dense run's last EPOCHS epochs of
+  learning rates replayed (learning-rate rewinding).
+- `gradual`: retrain the dense model while pruning it gradually to the target
+  (Zhu & Gupta's cubic schedule over the first half, then the mask fixed), at the
+  preset's learning rate with plateau decay (`--schedule restart`).
+- `gradual-rewind`: the same with the dense run's last EPOCHS epochs of learning rates.
+- `gradual-kd`, `gradual-rewind-kd`: those with word-level distillation from the dense model.
+- `gradual-scratch`: train from scratch with the dense run's settings while pruning
+  gradually (its minutes are its whole training).
+
+`minutes` is the wall time the recipe spends beyond the dense training (prune +
+retrain, not evaluation). Settings (recipe epochs) are compared on the validation
+split (`valid_ppl`, `valid_bleu`); `bleu`/`ppl` are test_2016_flickr, beam 5.
+Rows already in the results file are kept (the script resumes).
+
+Usage: python benchmarks/recovery.py runs/small [--recipes gradual ...] [--sparsities 0.8 0.9 0.95]
+       [--epochs 10] [--work runs/recovery]
+Last line: {"dense": {"bleu", "train_minutes", ...}, "rows": [{"recipe", "sparsity", "bleu", "ppl",
+"minutes", "command", ...}]}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from results_io import save_result
+
+RESULT = Path(__file__).parent / "results" / "recovery.json"
+
+
+def nmt(args: list[str]) -> str:
+    """Run one nmtprune command; its stdout. A failure stops the benchmark with its stderr."""
+    r = subprocess.run([sys.executable, "-m", "nmtprune", *args], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"failed: nmtprune {shlex.join(args)}\n{r.stderr[-2000:]}")
+    return r.stdout
+
+
+def recipe_commands(recipe: str, dense: str, prep: str, s: float, epochs: int, out: Path,
+                    precision: str) -> list[list[str]]:
+    """The commands that make the recipe's model in ``out/model``."""
+    p = ["--precision", precision, "--quiet"]
+    cut = ["prune", dense, "--criterion", "magnitude", "--allocation", "class-blind", "--sparsity", str(s),
+           "--out", str(out / "pruned")]
+    if recipe == "oneshot-finetune":
+        return [cut, ["retrain", str(out / "pruned"), "--schedule", "finetune", "--epochs", str(epochs),
+                      "--out", str(out / "model"), *p]]
+    if recipe == "oneshot-rewind":
+        return [cut, ["retrain", str(out / "pruned"), "--schedule", "rewind", "--epochs", str(epochs),
+                      "--out", str(out / "model"), *p]]
+    if recipe in ("gradual", "gradual-rewind"):
+        sched = "rewind" if recipe == "gradual-rewind" else "restart"
+        return [["retrain", dense, "--prune-to", str(s), "--schedule", sched, "--epochs", str(epochs),
+                 "--out", str(out / "model"), *p]]
+    if recipe in ("gradual-kd", "gradual-rewind-kd"):
+        sched = "rewind" if recipe == "gradual-rewind-kd" else "restart"
+        return [["retrain", dense, "--prune-to", str(s), "--schedule", sched, "--teacher", dense,
+                 "--epochs", str(epochs), "--out", str(out / "model"), *p]]
+    if recipe == "gradual-scratch":
+        return [["train", prep, "--preset", "small", "--max-minutes", "0", "--prune-to", str(s),
+                 "--out", str(out / "model"), *p]]
+    raise SystemExit(f"unknown recipe {recipe!r}")
+
+
+RECIPES = ["gradual", "gradual-rewind", "gradual-kd", "gradual-rewind-kd", "oneshot-rewind", "oneshot-finetune",
+           "gradual-scratch"]
+
+
+def evaluate(model: str, split: str) -> dict:
+    return json.loads(nmt(["evaluate", model, "--split", split, "--beam", "5", "--json"]).splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dense", help="the dense run directory (trained with the small preset)")
+    ap.add_argument("--recipes", nargs="+", default=RECIPES, choices=RECIPES)
+    ap.add_argument("--sparsities", type=float, nargs="+", default=[0.8, 0.9, 0.95])
+    ap.add_argument("--epochs", type=int, default=10, help="retraining epochs of the retrain recipes")
+    ap.add_argument("--work", default="runs/recovery")
+    a = ap.parse_args()
+    dense = str(Path(a.dense))
+    cfg = json.loads((Path(dense) / "config.json").read_text())
+    summary = json.loads((Path(dense) / "summary.json").read_text())
+    precision = cfg["train"]["precision"]
+    old = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    rows = [r for r in old.get("rows", []) if r.get("dense_run") == str(Path(dense).resolve())]
+    d = old.get("dense") if old.get("dense", {}).get("run") == str(Path(dense).resolve()) else None
+    if d is None:
+        test, val = evaluate(dense, "test_2016_flickr"), evaluate(dense, "val")
+        d = {"run": str(Path(dense).resolve()), "bleu": test["bleu"], "ppl": test["ppl"],
+             "valid_bleu": val["bleu"], "valid_ppl": val["ppl"], "train_minutes": round(summary["wall_s"] / 60, 2),
+             "epochs": summary["epochs"], "steps": summary["steps"], "precision": precision,
+             "signature": test["signature"]}
+    for recipe in a.recipes:
+        for s in a.sparsities:
+            if any(r["recipe"] == recipe and r["sparsity"] == s for r in rows):
+                continue
+            out = Path(a.work) / f"{recipe}-{s:g}"
+            cmds = recipe_commands(recipe, dense, cfg["prep"], s, a.epochs, out, precision)
+            t0 = time.time()
+            for c in cmds:
+                nmt(c)
+            minutes = (time.time() - t0) / 60
+            rs = json.loads((out / "model" / "summary.json").read_text())
+            test, val = evaluate(str(out / "model"), "test_2016_flickr"), evaluate(str(out / "model"), "val")
+            insp = json.loads(nmt(["inspect", str(out / "model"), "--json"]).splitlines()[-1])
+            row = {"recipe": recipe, "sparsity": s, "bleu": test["bleu"], "ppl": test["ppl"],
+                   "minutes": round(minutes, 2), "command": " && ".join("nmtprune " + shlex.join(c) for c in cmds),
+                   "valid_bleu": val["bleu"], "valid_ppl": val["ppl"], "achieved_sparsity": round(insp["sparsity"], 6),
+                   "epochs": rs["epochs"], "steps": rs["steps"], "dense_run": str(Path(dense).resolve())}
+            rows.append(row)
+            print(f"{recipe:<18} {s:>5.0%}  BLEU {row['bleu']:6.2f}  ppl {row['ppl']:7.2f}  "
+                  f"valid BLEU {row['valid_bleu']:6.2f}  {row['minutes']:6.1f} min", file=sys.stderr)
+            _save(d, rows, a)
+    _table(d, rows)
+    _save(d, rows, a, final=True)
+
+
+def _save(d: dict, rows: list[dict], a, final: bool = False) -> None:
+    """Written after every row, so an interrupted benchmark keeps what it measured."""
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf) if not final else contextlib.nullcontext():
+        save_result("recovery", {"dense": d, "rows": rows, "retrain_epochs": a.epochs,
+                                 "evaluation": {"split": "test_2016_flickr", "beam": 5}})
+
+
+def _table(d: dict, rows: list[dict]) -> None:
+    print(f"dense: BLEU {d['bleu']:.2f}, {d['train_minutes']:.1f} min", file=sys.stderr)
+    print(f"{'recipe':<18} {'sparsity':>8} {'BLEU':>6} {'ppl':>7} {'min':>6} {'vs dense':>8}", file=sys.stderr)
+    for r in sorted(rows, key=lambda r: (r["sparsity"], -r["bleu"])):
+        print(f"{r['recipe']:<18} {r['sparsity']:>8.0%} {r['bleu']:>6.2f} {r['ppl']:>7.2f} {r['minutes']:>6.1f} "
+              f"{r['bleu'] - d['bleu']:>+8.2f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Iterative magnitude pruning (Han et al. 2015; Frankle & Carbin 2019 with rewinding).
+
+Round r of R prunes the same share of the weights still kept, so the sparsity
+after round r is 1 - (1 - S)^(r/R), then retrains with the mask fixed. With
+``rewind_to`` (a checkpoint of the same architecture, e.g. an early one of the
+dense run) the kept weights are reset to their values there before each
+retraining: the lottery-ticket procedure.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..checkpoint.load import load_checkpoint
+from ..checkpoint.model_file import MODEL_FILE, save_checkpoint
+from ..errors import NmtpruneError
+from ..fileio import write_json
+from ..model.masks import apply_masks
+from ..prune.checkpoints import prune
+from .run import check_prune_to, retrain
+
+logger = logging.getLogger(__name__)
+
+
+def round_sparsities(target: float, rounds: int) -> list[float]:
+    """Sparsity after each round: every round removes the same share of what is left."""
+    return [1.0 - (1.0 - target) ** (r / rounds) for r in range(1, rounds + 1)]
+
+
+def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criterion: str = "magnitude",
+            allocation: str = "class_blind", rewind_to: str | None = None, train_overrides: dict | None = None,
+            device: str = "cpu", progress: bool = True) -> dict:
+    """Prune ``ckpt`` to ``prune_to`` in ``rounds`` rounds of prune + ``epochs`` epochs of retraining.
+
+    Writes ``out/round{r}/pruned`` and ``out/round{r}/retrained``; the last retrained
+    model is the result. Returns ``{"rounds": [...], "final": path}``.
+    """
+    prune_to = check_prune_to(prune_to)
+    if rounds < 1:
+        raise NmtpruneError(f"--rounds must be >= 1, got {rounds}")
+    out = Path(out)
+    rewind = load_checkpoint(rewind_to) if rewind_to else None
+    src, done = str(ckpt), []
+    for r, s in enumerate(round_sparsities(prune_to, rounds), 1):
+        pruned = out / f"round{r}" / "pruned"
+        stats = prune(src, criterion, allocation, s, pruned, device=device)
+        if rewind is not None:
+            ck = load_checkpoint(pruned)
+            ck.model.load_state_dict(rewind.model.state_dict())
+            apply_masks(ck.model, ck.masks)
+            save_checkpoint(pruned / MODEL_FILE, ck.model, {k: Path(v).name for k, v in ck.tokenizer_files.items()},
+                            ck.prep, {**ck.info, "rewound_to": str(rewind.path)})
+        summary = retrain(pruned, out / f"round{r}" / "retrained", {"epochs": epochs, **(train_overrides or {})},
+                          device=device, progress=progress)
+        logger.info(f"round {r}/{rounds}: sparsity {stats['sparsity']:.4f}, "
+                    f"valid ppl {summary['best_valid_ppl']:.2f}")
+        done.append({"round": r, "sparsity": stats["sparsity"], "best_valid_ppl": summary["best_valid_ppl"]})
+        src = str(out / f"round{r}" / "retrained")
+    result = {"rounds": done, "final": src}
+    write_json(out / "iterate.json", result)
+    return result

@@ -1,0 +1,207 @@
+"""Recovery recipes: exact re-pruning, gradual pruning, learning-rate schedules, distillation."""
+import json
+
+import pytest
+import torch
+
+from nmtprune.api import prepare, retrain, train
+from nmtprune.checkpoint.load import load_checkpoint
+from nmtprune.errors import NmtpruneError
+from nmtprune.model.masks import apply_masks, sparsity_of
+from nmtprune.model.seq2seq import build_model
+from nmtprune.prune import compute_masks, inspect, prune
+from nmtprune.prune.allocation import ALLOCATIONS
+from nmtprune.prune.compute import prunable_classes
+from nmtprune.prune.saliency import CRITERIA, ScoringData
+from nmtprune.training.gradual import GradualSchedule, plan
+from nmtprune.training.iterate import iterate, round_sparsities
+from nmtprune.training.schedules import schedule_lrs
+
+from conftest import TINY_MODEL, TINY_TRAIN, tiny_config
+
+
+def test_cubic_schedule_endpoints_and_shape():
+    g = GradualSchedule(target=0.8, initial=0.2, start=10, end=110, every=10)
+    assert g.sparsity_at(0) == 0.2 and g.sparsity_at(10) == 0.2
+    assert g.sparsity_at(110) == 0.8 and g.sparsity_at(500) == 0.8
+    # Zhu & Gupta: s_f + (s_i - s_f)(1 - 1/2)^3 at the middle of the ramp.
+    assert g.sparsity_at(60) == pytest.approx(0.8 + (0.2 - 0.8) * 0.125)
+    seq = [g.sparsity_at(t) for t in range(0, 120)]
+    assert all(b >= a for a, b in zip(seq, seq[1:]))
+    assert [t for t in range(200) if g.due(t)] == list(range(10, 111, 10))
+
+
+def test_plan_picks_about_twenty_updates():
+    g = plan(0.9, 0.0, 1000, 0.1, 0.5, 0, "magnitude", "class_blind")
+    assert (g.start, g.end, g.every) == (100, 500, 20)
+
+
+@pytest.fixture(scope="module")
+def model_data(prepared):
+    model = build_model(tiny_config(prepared, dropout=0.0), seed=0)
+    return model, ScoringData(prepared.load("train"), batches=1, batch_size=4, seed=1)
+
+
+@pytest.mark.parametrize("criterion", sorted(CRITERIA))
+@pytest.mark.parametrize("allocation", sorted(ALLOCATIONS))
+def test_repruning_lands_exactly_and_keeps_what_was_removed(model_data, criterion, allocation):
+    model0, data = model_data
+    model = build_model(model0.cfg, seed=0)
+    first = compute_masks(model, criterion, allocation, 0.5, data)
+    apply_masks(model, first)
+    data.seed = 7      # another seed for random: today's overshoot came from re-drawn scores
+    second = compute_masks(model, criterion, allocation, 0.8, data, start=first)
+    data.seed = 1
+    assert all(not bool((second[n] & ~first[n]).any()) for n in first)      # removed stays removed
+    if allocation == "class_uniform":
+        for names in prunable_classes(model).values():
+            total = sum(second[n].numel() for n in names)
+            assert sum(int((~second[n]).sum()) for n in names) == round(0.8 * total)
+    else:
+        total = sum(m.numel() for m in second.values())
+        assert sum(int((~m).sum()) for m in second.values()) == round(0.8 * total)
+
+
+def test_prune_cli_api_repruning_random_is_exact(tmp_path, prep_dir):
+    run = tmp_path / "run"
+    train(prep_dir, run, "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 3}, progress=False)
+    prune(run, "random", "class_blind", 0.5, tmp_path / "p50", seed=0)
+    prune(tmp_path / "p50", "random", "class_blind", 0.8, tmp_path / "p80", seed=1)
+    assert inspect(tmp_path / "p80", sizes=False)["sparsity"] == pytest.approx(0.8, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def dense(prep_dir, tmp_path_factory):
+    run = tmp_path_factory.mktemp("rec") / "dense"
+    train(prep_dir, run, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 2}, progress=False)
+    return run
+
+
+def _weights_at_mask_are_zero(run):
+    ck = load_checkpoint(run)
+    assert ck.masks is not None
+    params = dict(ck.model.named_parameters())
+    assert all(float(params[n].detach()[~m].abs().sum()) == 0.0 for n, m in ck.masks.items())
+    return inspect(run, sizes=False)["sparsity"]
+
+
+def test_train_with_prune_to_ends_exactly_at_target(prep_dir, tmp_path):
+    s = train(prep_dir, tmp_path / "g", "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 2, "max_steps": 20},
+              progress=False, prune_to=0.8)
+    assert s["sparsity"] == pytest.approx(0.8, abs=1e-5)
+    assert _weights_at_mask_are_zero(tmp_path / "g") == pytest.approx(0.8, abs=1e-4)
+
+
+def test_retrain_dense_with_prune_to_and_resume_state_keeps_masks(dense, tmp_path):
+    s = retrain(dense, tmp_path / "r", {"epochs": 1, "max_steps": 10, "batch_tokens": 1500},
+                progress=False, prune_to=0.9)
+    assert s["sparsity"] == pytest.approx(0.9, abs=1e-5)
+    assert _weights_at_mask_are_zero(tmp_path / "r") == pytest.approx(0.9, abs=1e-4)
+    state = torch.load(tmp_path / "r" / "state.pt", weights_only=False)
+    assert sparsity_of(state["masks"]) == pytest.approx(0.9, abs=1e-5)
+
+
+def test_retrain_bad_inputs_write_nothing(dense, tmp_path):
+    with pytest.raises(NmtpruneError, match="dense"):
+        retrain(dense, tmp_path / "a", {"epochs": 1}, progress=False)
+    for bad in (0.0, 1.0, 1.5, -0.1):
+        with pytest.raises(NmtpruneError, match="--prune-to"):
+            retrain(dense, tmp_path / "b", {"epochs": 1}, progress=False, prune_to=bad)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_distillation_from_dense_teacher_keeps_sparsity(dense, tmp_path):
+    prune(dense, "magnitude", "class_blind", 0.7, tmp_path / "p70")
+    s = retrain(tmp_path / "p70", tmp_path / "kd", {"epochs": 1, "max_steps": 6, "batch_tokens": 1500},
+                progress=False, teacher=str(dense))
+    assert s["steps"] == 6
+    assert _weights_at_mask_are_zero(tmp_path / "kd") == pytest.approx(0.7, abs=1e-4)
+    cfg = json.loads((tmp_path / "kd" / "config.json").read_text())
+    assert cfg["teacher"].endswith("model.safetensors")
+
+
+def test_teacher_with_other_tokenizers_is_refused(dense, prep_dir, raw_dir, tmp_path):
+    other = prepare(tmp_path / "prep2", raw_dir, "de", "en", vocab_size=400)
+    train(other, tmp_path / "t2", "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 2}, progress=False)
+    prune(dense, "magnitude", "class_blind", 0.5, tmp_path / "p50")
+    with pytest.raises(NmtpruneError, match="tokenizers"):
+        retrain(tmp_path / "p50", tmp_path / "kd", {"epochs": 1}, progress=False,
+                teacher=str(tmp_path / "t2"))
+    assert not (tmp_path / "kd").exists()
+
+
+def test_schedules_replay_the_dense_learning_rates():
+    hist = [2e-3] * 5 + [1e-3, 5e-4, 2.5e-4]
+    assert schedule_lrs("finetune", 4, hist) == [2.5e-4]
+    assert schedule_lrs("rewind", 3, hist) == [1e-3, 5e-4, 2.5e-4]
+    assert schedule_lrs("rewind", 10, hist) == [2e-3] * 2 + hist
+    assert schedule_lrs("restart", 3, hist) == []
+
+
+def test_rewind_retrain_uses_the_dense_runs_rates(dense, tmp_path):
+    prune(dense, "magnitude", "class_blind", 0.5, tmp_path / "p")
+    retrain(tmp_path / "p", tmp_path / "rw", {"epochs": 2, "max_steps": 4, "batch_tokens": 1500},
+            progress=False, schedule="rewind")
+    dense_lrs = [float(l.split(",")[4]) for l in (dense / "log.csv").read_text().splitlines()[1:]]
+    cfg = json.loads((tmp_path / "rw" / "config.json").read_text())
+    assert cfg["train"]["lr_epochs"] == dense_lrs[-2:]
+
+
+def test_iterative_rounds_prune_the_same_share_and_end_exactly(dense, tmp_path):
+    assert round_sparsities(0.875, 3) == pytest.approx([0.5, 0.75, 0.875])
+    r = iterate(dense, tmp_path / "it", 0.875, rounds=3, epochs=1,
+                train_overrides={"max_steps": 2, "batch_tokens": 1500}, progress=False)
+    assert [x["sparsity"] for x in r["rounds"]] == pytest.approx([0.5, 0.75, 0.875], abs=1e-4)
+    assert _weights_at_mask_are_zero(r["final"]) == pytest.approx(0.875, abs=1e-4)
+
+
+def test_iterative_with_rewinding_resets_kept_weights(dense, prep_dir, tmp_path):
+    early = tmp_path / "early"
+    train(prep_dir, early, "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 1}, progress=False)
+    iterate(dense, tmp_path / "lt", 0.5, rounds=1, epochs=1, rewind_to=str(early),
+            train_overrides={"max_steps": 1, "batch_tokens": 1500}, progress=False)
+    pruned, e = load_checkpoint(tmp_path / "lt" / "round1" / "pruned"), load_checkpoint(early)
+    ew = dict(e.model.named_parameters())
+    for n, p in pruned.model.named_parameters():
+        expect = ew[n] * pruned.masks[n] if n in pruned.masks else ew[n]
+        assert torch.equal(p, expect)
+
+
+def _inspect_sparsity(path) -> float:
+    from conftest import nmt
+    r = nmt("inspect", path, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[-1])["sparsity"]
+
+
+def test_cli_bars_end_exactly_at_their_sparsity(cli_run, tmp_path):
+    """The issue's three commands, through the CLI, each at exactly its sparsity."""
+    from conftest import nmt
+    model = [f"--model={k}={v}" for k, v in TINY_MODEL.items()]
+    r = nmt("train", cli_run / "prep", "--preset", "tiny", "--epochs", "2", "--prune-to", "0.8", "--out",
+            tmp_path / "g80", "--quiet", "--batch-tokens", "1500", *model)
+    assert r.returncode == 0, r.stderr
+    assert _inspect_sparsity(tmp_path / "g80") == pytest.approx(0.8, abs=1e-4)
+    dense = cli_run / "run"
+    r = nmt("retrain", dense, "--prune-to", "0.9", "--epochs", "1", "--out", tmp_path / "r90", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert _inspect_sparsity(tmp_path / "r90") == pytest.approx(0.9, abs=1e-4)
+    r = nmt("prune", dense, "--sparsity", "0.7", "--out", tmp_path / "p70")
+    assert r.returncode == 0, r.stderr
+    r = nmt("retrain", tmp_path / "p70", "--teacher", dense, "--epochs", "1", "--out", tmp_path / "kd", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert _inspect_sparsity(tmp_path / "kd") == pytest.approx(0.7, abs=1e-4)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--prune-to", "1.5"], "--prune-to must be in (0, 1)"),
+    (["--prune-to", "0"], "--prune-to must be in (0, 1)"),
+    ([], "pass --prune-to"),
+    (["--prune-to", "0.5", "--teacher", "nowhere"], "nowhere"),
+])
+def test_cli_retrain_bad_inputs_are_one_line_errors(cli_run, tmp_path, args, needle):
+    from conftest import nmt
+    r = nmt("retrain", cli_run / "run", *args, "--epochs", "1", "--out", tmp_path / "x", "--quiet")
+    assert r.returncode == 2
+    assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
