@@ -11,7 +11,10 @@ the dense `small` run given, on the same machine and precision as that run:
   (Zhu & Gupta's cubic schedule over the first half, then the mask fixed), at the
   preset's learning rate with plateau decay (`--schedule restart`).
 - `gradual-rewind`: the same with the dense run's last EPOCHS epochs of learning rates.
-- `gradual-kd`, `gradual-rewind-kd`: those with word-level distillation from the dense model.
+- `gradual-replay`: the same with the dense run's whole schedule compressed to EPOCHS epochs.
+- `gradual-kd`, `gradual-replay-kd`: `gradual`, `gradual-replay` with word-level
+  distillation from the dense model.
+- `oneshot-replay`: the one-shot cut retrained with the compressed dense schedule.
 - `gradual-scratch`: train from scratch with the dense run's settings while pruning
   gradually (its minutes are its whole training).
 
@@ -57,15 +60,18 @@ def recipe_commands(recipe: str, dense: str, prep: str, s: float, epochs: int, o
     if recipe == "oneshot-finetune":
         return [cut, ["retrain", str(out / "pruned"), "--schedule", "finetune", "--epochs", str(epochs),
                       "--out", str(out / "model"), *p]]
+    if recipe == "oneshot-replay":
+        return [cut, ["retrain", str(out / "pruned"), "--schedule", "replay", "--epochs", str(epochs),
+                      "--out", str(out / "model"), *p]]
     if recipe == "oneshot-rewind":
         return [cut, ["retrain", str(out / "pruned"), "--schedule", "rewind", "--epochs", str(epochs),
                       "--out", str(out / "model"), *p]]
-    if recipe in ("gradual", "gradual-rewind"):
-        sched = "rewind" if recipe == "gradual-rewind" else "restart"
+    if recipe in ("gradual", "gradual-rewind", "gradual-replay"):
+        sched = {"gradual": "restart", "gradual-rewind": "rewind", "gradual-replay": "replay"}[recipe]
         return [["retrain", dense, "--prune-to", str(s), "--schedule", sched, "--epochs", str(epochs),
                  "--out", str(out / "model"), *p]]
-    if recipe in ("gradual-kd", "gradual-rewind-kd"):
-        sched = "rewind" if recipe == "gradual-rewind-kd" else "restart"
+    if recipe in ("gradual-kd", "gradual-replay-kd"):
+        sched = "replay" if recipe == "gradual-replay-kd" else "restart"
         return [["retrain", dense, "--prune-to", str(s), "--schedule", sched, "--teacher", dense,
                  "--epochs", str(epochs), "--out", str(out / "model"), *p]]
     if recipe == "gradual-scratch":
@@ -74,8 +80,8 @@ def recipe_commands(recipe: str, dense: str, prep: str, s: float, epochs: int, o
     raise SystemExit(f"unknown recipe {recipe!r}")
 
 
-RECIPES = ["gradual", "gradual-rewind", "gradual-kd", "gradual-rewind-kd", "oneshot-rewind", "oneshot-finetune",
-           "gradual-scratch"]
+RECIPES = ["gradual", "gradual-rewind", "gradual-replay", "gradual-kd", "gradual-replay-kd", "oneshot-rewind",
+           "oneshot-replay", "oneshot-finetune", "gradual-scratch"]
 
 
 def evaluate(model: str, split: str) -> dict:

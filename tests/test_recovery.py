@@ -136,6 +136,9 @@ def test_schedules_replay_the_dense_learning_rates():
     assert schedule_lrs("rewind", 3, hist) == [1e-3, 5e-4, 2.5e-4]
     assert schedule_lrs("rewind", 10, hist) == [2e-3] * 2 + hist
     assert schedule_lrs("restart", 3, hist) == []
+    # The whole schedule compressed: epoch e plays dense epoch floor(e * 8 / 4).
+    assert schedule_lrs("replay", 4, hist) == [2e-3, 2e-3, 2e-3, 5e-4]
+    assert schedule_lrs("replay", 16, hist) == [x for x in hist for _ in range(2)]
 
 
 def test_rewind_retrain_uses_the_dense_runs_rates(dense, tmp_path):

@@ -109,7 +109,8 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
         prune_to: prune gradually to this sparsity while retraining (Zhu & Gupta): a dense
             checkpoint needs it; a pruned one prunes further among the weights it keeps.
         schedule: learning rates: ``restart`` (the preset's, plateau decay), ``finetune`` (the
-            dense run's final rate) or ``rewind`` (the dense run's last ``epochs`` epochs replayed).
+            dense run's final rate), ``rewind`` (the dense run's last ``epochs`` epochs replayed)
+            or ``replay`` (the dense run's whole schedule compressed to ``epochs`` epochs).
         teacher: a dense checkpoint with the same tokenizers to distil from.
     """
     choose("schedule", schedule, SCHEDULES)

@@ -4,8 +4,12 @@ After Renda, Frankle & Carbin (2020): *fine-tuning* continues at the dense
 run's final learning rate; *learning-rate rewinding* replays the dense run's
 own per-epoch schedule from ``epochs`` before its end, so the pruned model
 gets the large early rates that move it back into a good region before the
-rates decay again. *restart* is the preset's learning rate with the usual
-plateau decay (See et al. restarted SGD at half the rate). The dense run's
+rates decay again. *replay* plays the dense run's whole schedule, compressed
+to the retraining's epochs (rewinding to the start of training when fewer
+epochs are spent than the dense run took): large rates while the model
+relearns, the dense run's final rates at its end. *restart* is the preset's
+learning rate with the usual plateau decay (See et al. restarted SGD at half
+the rate). The dense run's
 schedule is read from its ``log.csv``, found by following the checkpoint's
 provenance (retrained from -> pruned from -> trained).
 """
@@ -19,7 +23,7 @@ from ..checkpoint.model_file import read_metadata, resolve
 from ..errors import NmtpruneError
 from ..fileio import read_json
 
-SCHEDULES = ("restart", "finetune", "rewind")
+SCHEDULES = ("restart", "finetune", "rewind", "replay")
 
 
 def dense_lrs(path: Path, info: dict) -> list[float]:
@@ -38,13 +42,15 @@ def dense_lrs(path: Path, info: dict) -> list[float]:
         p = resolve(src)
         info, d = json.loads(read_metadata(p).get("info", "{}")), p.parent
     raise NmtpruneError(f"{path}: cannot find the log.csv of the dense training run it comes from "
-                        "(needed by --schedule finetune/rewind); use --schedule restart or --set lr_epochs=[...]")
+                        "(needed by --schedule finetune/rewind/replay); use --schedule restart or --set lr_epochs=[...]")
 
 
 def schedule_lrs(name: str, epochs: int, history: list[float]) -> list[float]:
     """``lr_epochs`` for a retraining of ``epochs`` epochs under schedule ``name``."""
     if name == "finetune":
         return [history[-1]]
+    if name == "replay":
+        return [history[min(len(history) - 1, e * len(history) // epochs)] for e in range(epochs)]
     if name == "rewind":
         tail = history[-epochs:] if epochs <= len(history) else history
         return [history[0]] * max(0, epochs - len(history)) + tail
