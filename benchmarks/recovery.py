@@ -111,9 +111,11 @@ def main() -> None:
              "signature": test["signature"]}
     for recipe in a.recipes:
         for s in a.sparsities:
-            if any(r["recipe"] == recipe and r["sparsity"] == s for r in rows):
+            epochs = None if recipe == "gradual-scratch" else a.epochs
+            if any(r["recipe"] == recipe and r["sparsity"] == s and r.get("retrain_epochs", 10) == epochs
+                   for r in rows):
                 continue
-            out = Path(a.work) / f"{recipe}-{s:g}"
+            out = Path(a.work) / (f"{recipe}-{s:g}" if epochs in (None, 10) else f"{recipe}-e{epochs}-{s:g}")
             cmds = recipe_commands(recipe, dense, cfg["prep"], s, a.epochs, out, precision)
             t0 = time.time()
             for c in cmds:
@@ -125,7 +127,8 @@ def main() -> None:
             row = {"recipe": recipe, "sparsity": s, "bleu": test["bleu"], "ppl": test["ppl"],
                    "minutes": round(minutes, 2), "command": " && ".join("nmtprune " + shlex.join(c) for c in cmds),
                    "valid_bleu": val["bleu"], "valid_ppl": val["ppl"], "achieved_sparsity": round(insp["sparsity"], 6),
-                   "epochs": rs["epochs"], "steps": rs["steps"], "dense_run": str(Path(dense).resolve())}
+                   "retrain_epochs": epochs, "epochs": rs["epochs"], "steps": rs["steps"],
+                   "dense_run": str(Path(dense).resolve())}
             rows.append(row)
             print(f"{recipe:<18} {s:>5.0%}  BLEU {row['bleu']:6.2f}  ppl {row['ppl']:7.2f}  "
                   f"valid BLEU {row['valid_bleu']:6.2f}  {row['minutes']:6.1f} min", file=sys.stderr)
@@ -140,15 +143,16 @@ def _save(d: dict, rows: list[dict], a, final: bool = False) -> None:
     import io
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf) if not final else contextlib.nullcontext():
-        save_result("recovery", {"dense": d, "rows": rows, "retrain_epochs": a.epochs,
-                                 "evaluation": {"split": "test_2016_flickr", "beam": 5}})
+        save_result("recovery", {"dense": d, "rows": rows, "evaluation": {"split": "test_2016_flickr", "beam": 5},
+                                 "selection": "recipes are compared on the validation split (valid_bleu)"})
 
 
 def _table(d: dict, rows: list[dict]) -> None:
     print(f"dense: BLEU {d['bleu']:.2f}, {d['train_minutes']:.1f} min", file=sys.stderr)
-    print(f"{'recipe':<18} {'sparsity':>8} {'BLEU':>6} {'ppl':>7} {'min':>6} {'vs dense':>8}", file=sys.stderr)
-    for r in sorted(rows, key=lambda r: (r["sparsity"], -r["bleu"])):
-        print(f"{r['recipe']:<18} {r['sparsity']:>8.0%} {r['bleu']:>6.2f} {r['ppl']:>7.2f} {r['minutes']:>6.1f} "
+    print(f"{'recipe@epochs':<21} {'sparsity':>8} {'BLEU':>6} {'ppl':>7} {'min':>6} {'vs dense':>8}", file=sys.stderr)
+    for r in sorted(rows, key=lambda r: (r["sparsity"], -r["valid_bleu"])):
+        name = r["recipe"] + (f"@{r.get('retrain_epochs', 10)}" if r.get("retrain_epochs", 10) else "")
+        print(f"{name:<21} {r['sparsity']:>8.0%} {r['bleu']:>6.2f} {r['ppl']:>7.2f} {r['minutes']:>6.1f} "
               f"{r['bleu'] - d['bleu']:>+8.2f}", file=sys.stderr)
 
 

@@ -208,3 +208,36 @@ def test_cli_retrain_bad_inputs_are_one_line_errors(cli_run, tmp_path, args, nee
     assert r.returncode == 2
     assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_iterate_cli_resumes_after_finished_rounds(cli_run, tmp_path):
+    from conftest import nmt
+    args = ["iterate", cli_run / "run", "--prune-to", "0.75", "--rounds", "2", "--epochs", "1",
+            "--set", "max_steps=2", "--out", tmp_path / "it", "--quiet"]
+    r = nmt(*args)
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout.splitlines()[-1])
+    assert [x["sparsity"] for x in first["rounds"]] == pytest.approx([0.5, 0.75], abs=1e-4)
+    mtime = (tmp_path / "it" / "round2" / "retrained" / "model.safetensors").stat().st_mtime
+    r = nmt(*args)                       # both rounds finished: nothing is redone
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1]) == first
+    assert (tmp_path / "it" / "round2" / "retrained" / "model.safetensors").stat().st_mtime == mtime
+    assert _inspect_sparsity(first["final"]) == pytest.approx(0.75, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("nmtprune.training.recipes", fromlist=["RECIPES"]).RECIPES))
+def test_every_recipe_ends_exactly_at_its_sparsity(dense, tmp_path, name):
+    from nmtprune.training.recipes import RECIPES
+    model = RECIPES[name](dense, tmp_path / name, 0.8, "magnitude", "class_blind",
+                          {"epochs": 1, "max_steps": 3, "batch_tokens": 1500, "rounds": 2})
+    assert _weights_at_mask_are_zero(model) == pytest.approx(0.8, abs=1e-4)
+
+
+def test_retrain_auto_schedule_replays_the_dense_run(dense, tmp_path):
+    prune(dense, "magnitude", "class_blind", 0.5, tmp_path / "p")
+    retrain(tmp_path / "p", tmp_path / "auto", {"epochs": 3, "max_steps": 2, "batch_tokens": 1500}, progress=False)
+    cfg = json.loads((tmp_path / "auto" / "config.json").read_text())
+    dense_lrs = [float(l.split(",")[4]) for l in (dense / "log.csv").read_text().splitlines()[1:]]
+    assert cfg["schedule"] == "replay"
+    assert cfg["train"]["lr_epochs"] == schedule_lrs("replay", 3, dense_lrs)

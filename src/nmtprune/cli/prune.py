@@ -40,8 +40,9 @@ def _retrain(sub):
     sub.add_argument("--data", help="prepared directory (default: the checkpoint's)")
     sub.add_argument("--prune-to", type=number(float),
                      help="prune gradually to this sparsity while retraining (a dense checkpoint needs it)")
-    sub.add_argument("--schedule", default="restart", choices=["restart", "finetune", "rewind", "replay"],   # training.schedules.SCHEDULES
-                     help="learning rates: the preset's with plateau decay (restart), the dense run's last "
+    sub.add_argument("--schedule", default="auto", choices=["auto", "restart", "finetune", "rewind", "replay"],   # training.schedules.SCHEDULES
+                     help="learning rates: auto = replay where the dense run's log.csv is found, else "
+                          "restart; the preset's with plateau decay (restart), the dense run's last "
                           "(finetune), the dense run's last EPOCHS epochs replayed (rewind), or its whole "
                           "schedule compressed to EPOCHS epochs (replay)")
     sub.add_argument("--teacher", help="dense checkpoint with the same tokenizers to distil from "
@@ -53,6 +54,28 @@ def _retrain(sub):
         summary = retrain(a.checkpoint, a.out, train_overrides(a), a.resume, a.device, a.data,
                           progress=not a.quiet, prune_to=a.prune_to, schedule=a.schedule, teacher=a.teacher)
         print(json.dumps(summary))
+    return run
+
+
+@command("iterate", "iterative pruning: rounds of pruning a share of the kept weights + retraining")
+def _iterate(sub):
+    sub.add_argument("checkpoint")
+    sub.add_argument("--prune-to", type=number(float), required=True, help="final sparsity, in (0, 1)")
+    sub.add_argument("--rounds", type=number(int), default=3, help="each prunes the same share of what is left")
+    sub.add_argument("--criterion", default="magnitude", help="magnitude | random | obd | snip")
+    sub.add_argument("--allocation", default="class-blind",
+                     help="class-blind | class-uniform | class-distribution")
+    sub.add_argument("--rewind-to", help="checkpoint whose weights the kept ones are reset to before each "
+                                         "retraining (lottery ticket: an early checkpoint of the dense run)")
+    train_args(sub)
+
+    def run(a):
+        from ..training.iterate import iterate
+        overrides = train_overrides(a)
+        epochs = overrides.pop("epochs", 2)
+        r = iterate(a.checkpoint, a.out, a.prune_to, a.rounds, epochs, a.criterion, a.allocation, a.rewind_to,
+                    overrides, a.device, progress=not a.quiet)
+        print(json.dumps(r))
     return run
 
 

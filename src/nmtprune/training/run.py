@@ -7,6 +7,7 @@ the run's ``train.log`` attached, and write ``summary.json``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 from ..checkpoint.load import load_checkpoint
@@ -25,6 +26,8 @@ from .loop import fit
 from .presets import configs, retrain_config
 from .rundir import prior_state, start_rundir
 from .schedules import SCHEDULES, dense_lrs, schedule_lrs
+
+logger = logging.getLogger(__name__)
 
 
 def check_prune_to(prune_to) -> float:
@@ -52,7 +55,10 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
             schedule is ``train.prune_*``).
     """
     if prune_to is not None:
-        train_overrides = {**(train_overrides or {}), "prune_to": check_prune_to(prune_to)}
+        # From scratch, pruning starts once the weights mean something (Zhu & Gupta's GNMT run:
+        # steps 40k-190k of 340k); a trained model (retrain) is pruned from its first step.
+        train_overrides = {"prune_start": 0.1, "prune_end": 0.6, **(train_overrides or {}),
+                           "prune_to": check_prune_to(prune_to)}
     tune_allocator()
     prep = Prepared(prep_dir)
     overrides = dict(model_overrides or {})
@@ -100,15 +106,29 @@ def _teacher(spec: str, ck: Checkpoint) -> Checkpoint:
     return t
 
 
+def _history(schedule: str, ck: Checkpoint) -> tuple[str, list[float]]:
+    """The schedule to use and the dense run's per-epoch learning rates (``auto`` resolved)."""
+    if schedule == "restart":
+        return schedule, []
+    try:
+        return ("replay" if schedule == "auto" else schedule), dense_lrs(ck.path, ck.info)
+    except NmtpruneError:
+        if schedule != "auto":
+            raise
+        logger.info("no log.csv of the dense run found: retraining at the preset's learning rate (restart)")
+        return "restart", []
+
+
 def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
             data: str | None = None, progress: bool = True, prune_to: float | None = None,
-            schedule: str = "restart", teacher: str | None = None) -> dict:
+            schedule: str = "auto", teacher: str | None = None) -> dict:
     """Continue training a checkpoint with its mask fixed (pruned weights stay exactly 0).
 
     Args:
         prune_to: prune gradually to this sparsity while retraining (Zhu & Gupta): a dense
             checkpoint needs it; a pruned one prunes further among the weights it keeps.
-        schedule: learning rates: ``restart`` (the preset's, plateau decay), ``finetune`` (the
+        schedule: learning rates: ``auto`` (``replay`` where the dense run's log.csv is found,
+            else ``restart``), ``restart`` (the preset's, plateau decay), ``finetune`` (the
             dense run's final rate), ``rewind`` (the dense run's last ``epochs`` epochs replayed)
             or ``replay`` (the dense run's whole schedule compressed to ``epochs`` epochs).
         teacher: a dense checkpoint with the same tokenizers to distil from.
@@ -132,8 +152,9 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     if prune_to is not None:
         overrides["prune_to"] = prune_to
     tcfg = retrain_config(ck.info.get("preset"), overrides)
+    schedule, history = _history(schedule, ck)
     if schedule != "restart" and "lr_epochs" not in overrides:
-        tcfg.lr_epochs = schedule_lrs(schedule, tcfg.epochs, dense_lrs(ck.path, ck.info))
+        tcfg.lr_epochs = schedule_lrs(schedule, tcfg.epochs, history)
     rundir = Path(out)
     run_cfg = {"kind": "retrain", "source": str(ck.path.resolve()), "model": dataclasses.asdict(ck.model.cfg),
                "train": dataclasses.asdict(tcfg), "prep": str(prep.path.resolve()), "mask": None, "snip": None,

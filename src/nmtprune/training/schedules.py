@@ -23,7 +23,7 @@ from ..checkpoint.model_file import read_metadata, resolve
 from ..errors import NmtpruneError
 from ..fileio import read_json
 
-SCHEDULES = ("restart", "finetune", "rewind", "replay")
+SCHEDULES = ("auto", "restart", "finetune", "rewind", "replay")   # auto: replay if the log is found
 
 
 def dense_lrs(path: Path, info: dict) -> list[float]:
