@@ -234,10 +234,11 @@ def test_every_recipe_ends_exactly_at_its_sparsity(dense, tmp_path, name):
     assert _weights_at_mask_are_zero(model) == pytest.approx(0.8, abs=1e-4)
 
 
-def test_retrain_auto_schedule_replays_the_dense_run(dense, tmp_path):
+def test_retrain_replay_schedule_compresses_the_dense_run(dense, tmp_path):
     prune(dense, "magnitude", "class_blind", 0.5, tmp_path / "p")
-    retrain(tmp_path / "p", tmp_path / "auto", {"epochs": 3, "max_steps": 2, "batch_tokens": 1500}, progress=False)
-    cfg = json.loads((tmp_path / "auto" / "config.json").read_text())
+    retrain(tmp_path / "p", tmp_path / "rp", {"epochs": 3, "max_steps": 2, "batch_tokens": 1500}, progress=False,
+            schedule="replay")
+    cfg = json.loads((tmp_path / "rp" / "config.json").read_text())
     dense_lrs = [float(l.split(",")[4]) for l in (dense / "log.csv").read_text().splitlines()[1:]]
     assert cfg["schedule"] == "replay"
     assert cfg["train"]["lr_epochs"] == schedule_lrs("replay", 3, dense_lrs)

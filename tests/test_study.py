@@ -35,6 +35,7 @@ TINY_STUDY = {
         "extreme": {"sparsities": [0.9, 0.99], "retrain_sparsities": [0.99]},
         "snip_init": {"sparsity": 0.9, "inits": ["uniform", "kaiming_normal"]},
         "snip_batches": {"sparsity": 0.9, "init": "kaiming_normal", "batches": [1, 2]},
+        "recipes": {"sparsities": [0.9], "recipes": ["oneshot", "gradual", "gradual_kd", "iterative"]},
         "attention": {"sparsity": 0.9, "sentence": 0},
     },
 }
@@ -189,3 +190,25 @@ def test_foreign_database_and_changed_config_are_refused(raw_dir, tmp_path, stud
     other.write_text(yaml.safe_dump({**TINY_STUDY, "evaluation": {"split": "test_2016_flickr", "beam": 1}}))
     with pytest.raises(NmtpruneError, match="different config"):
         run_study(str(raw_dir), str(existing), str(other), progress=False)
+
+
+def test_recipe_runs_end_at_their_sparsity_and_retraining_uses_the_recipe(study):
+    out, _ = study
+    db = sqlite3.connect(out / "study.db")
+    rows = db.execute("SELECT json_extract(spec, '$.recipe'), sparsity, metrics FROM runs WHERE kind='recipe'").fetchall()
+    assert sorted(r[0] for r in rows) == ["gradual", "gradual_kd", "iterative", "oneshot"]
+    for _, s, m in rows:
+        assert json.loads(m)["sparsity"] == pytest.approx(s, abs=1e-4)
+    m = json.loads(db.execute("SELECT metrics FROM runs WHERE kind='prune' AND retrained=1 AND "
+                              "criterion='magnitude' AND sparsity=0.9").fetchone()[0])
+    assert m["recipe"] == "gradual" and m["sparsity"] == pytest.approx(0.9, abs=1e-4)
+
+
+def test_unknown_recipe_is_a_one_line_error(tmp_path):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(yaml.safe_dump({**TINY_STUDY, "experiments": {"recipes": {"recipes": ["magic"]}}}))
+    with pytest.raises(NmtpruneError, match="unknown recipe 'magic'"):
+        load_config(cfg)
+    cfg.write_text(yaml.safe_dump({**TINY_STUDY, "retrain": {"recipe": "magic"}}))
+    with pytest.raises(NmtpruneError, match="s.yaml: unknown retrain recipe 'magic'"):
+        load_config(cfg)

@@ -40,9 +40,9 @@ def _retrain(sub):
     sub.add_argument("--data", help="prepared directory (default: the checkpoint's)")
     sub.add_argument("--prune-to", type=number(float),
                      help="prune gradually to this sparsity while retraining (a dense checkpoint needs it)")
-    sub.add_argument("--schedule", default="auto", choices=["auto", "restart", "finetune", "rewind", "replay"],   # training.schedules.SCHEDULES
-                     help="learning rates: auto = replay where the dense run's log.csv is found, else "
-                          "restart; the preset's with plateau decay (restart), the dense run's last "
+    sub.add_argument("--schedule", default="restart",          # training.schedules.SCHEDULES
+                     choices=["restart", "finetune", "rewind", "replay"],
+                     help="learning rates: the preset's with plateau decay (restart), the dense run's last "
                           "(finetune), the dense run's last EPOCHS epochs replayed (rewind), or its whole "
                           "schedule compressed to EPOCHS epochs (replay)")
     sub.add_argument("--teacher", help="dense checkpoint with the same tokenizers to distil from "

@@ -42,10 +42,12 @@ def collect_attention(study: Path, runs: list[dict], s: dict) -> None:
     """Write ``study/attention.json`` for settings ``s`` (nothing when the retrained run is missing)."""
     rs = select(runs, kind="prune", criterion="magnitude", allocation="class_blind", sparsity=s["sparsity"],
                 retrained=True, seed=0)
-    if not rs or not (study / "runs" / rs[0]["id"] / "retrained").is_dir():
+    if not rs:
         return
-    models = [("dense", study / "baseline-seed0"),
-              (f"{s['sparsity']:.0%} pruned + retrained", study / "runs" / rs[0]["id"] / "retrained")]
+    retrained = study / "runs" / rs[0]["id"] / rs[0]["metrics"].get("model_dir", "retrained")
+    if not retrained.is_dir():
+        return
+    models = [("dense", study / "baseline-seed0"), (f"{s['sparsity']:.0%} pruned + retrained", retrained)]
     prep = Prepared(study / "prep")
     split = prep.load("test_2016_flickr" if "test_2016_flickr" in prep.splits else prep.cfg.valid_split)
     src_ids = split.src[s["sentence"]].tolist()

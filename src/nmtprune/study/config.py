@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import NmtpruneError, choose
+from ..training.recipes import RECIPES
+from ..training.schedules import SCHEDULES
 from .experiments import EXPERIMENTS
 
 # baseline.checkpoint: an already-trained dense checkpoint to prune instead of training one (one seed).
@@ -70,6 +72,14 @@ def load_config(path: str | Path | None = None, preset: str | None = None) -> di
     if not exps:
         raise NmtpruneError(f"{where}: no experiments listed; valid: {', '.join(EXPERIMENTS)}")
     cfg["experiments"] = exps
+    try:          # checks that need the registries (recipe names, schedules) fail here, before any run
+        for name, settings in exps.items():
+            EXPERIMENTS[name].runs(settings, [])
+        if isinstance(cfg["retrain"], dict):
+            choose("retrain recipe", cfg["retrain"].get("recipe", "gradual"), RECIPES)
+            choose("retrain schedule", cfg["retrain"].get("schedule", "restart"), SCHEDULES)
+    except NmtpruneError as e:
+        raise NmtpruneError(f"{where}: {e}") from None
     return cfg
 
 

@@ -23,6 +23,7 @@ from ..prune import compute_masks, inspect, prune
 from ..prune.checkpoints import scoring_data
 from ..runtime import resolve_device
 from ..training.logs import console_muted
+from ..training.recipes import RECIPES
 from ..training.run import retrain, train
 
 
@@ -63,10 +64,45 @@ def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, d
           sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"], device=device)
     if not spec["retrained"]:
         return evaluate_run(pruned, cfg, spec, device)
+    recipe = cfg["retrain"].get("recipe", "gradual")       # the best recipe (benchmarks/recovery.py)
+    if recipe == "oneshot" or spec["only_classes"]:
+        with console_muted():
+            retrain(pruned, rundir / "retrained", _retrain_settings(cfg, seed), device=device, progress=progress,
+                    schedule=cfg["retrain"].get("schedule", "restart"))
+        model = rundir / "retrained"
+    else:                                  # the study's retraining is a recovery recipe from the dense model
+        model = _recipe(recipe, spec, cfg, baseline, rundir / "recipe", device, progress)
+    return {**evaluate_run(model, cfg, spec, device), "recipe": recipe, "budget": retrain_budget(cfg),
+            "model_dir": str(model.relative_to(rundir))}
+
+
+def retrain_budget(cfg: dict) -> str:
+    """The study's retraining budget in words, for captions."""
+    r = cfg["retrain"]
+    steps = f"{r['max_steps']} steps" if r.get("max_steps") else f"{r.get('epochs', 'a third of the preset')} epochs"
+    return f"{steps}, {r.get('schedule', 'restart')} learning rates"
+
+
+def _retrain_settings(cfg: dict, seed: int) -> dict:
+    """The study's retraining train settings (recipe-level keys taken out)."""
+    return {k: v for k, v in cfg["retrain"].items() if k not in ("recipe", "schedule", "rounds")} | \
+        {"seed": 1234 + seed}
+
+
+def _recipe(name: str, spec: dict, cfg: dict, baseline: Path, out: Path, device: str, progress: bool) -> Path:
+    sc = cfg["scoring"]
+    settings = {**cfg["retrain"], "seed": 1234 + spec["seed"]}
     with console_muted():
-        retrain(pruned, rundir / "retrained", {**cfg["retrain"], "seed": 1234 + seed}, device=device,
-                progress=progress)
-    return evaluate_run(rundir / "retrained", cfg, spec, device)
+        return RECIPES[choose("recipe", name, RECIPES)](
+            baseline, out, spec["sparsity"], spec["criterion"], spec["allocation"], settings,
+            batches=sc["batches"], batch_size=sc["batch_size"], seed=spec["seed"], device=device, progress=progress)
+
+
+def run_recipe(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
+               progress: bool) -> dict:
+    """A recovery recipe (``spec["recipe"]``) at the study's retraining budget."""
+    model = _recipe(spec["recipe"], spec, cfg, baseline, rundir, device, progress)
+    return {**evaluate_run(model, cfg, spec, device), "recipe": spec["recipe"], "budget": retrain_budget(cfg)}
 
 
 def run_scratch(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
@@ -98,6 +134,7 @@ RUN_KINDS: dict[str, Callable[..., dict]] = {
     "prune": run_prune,
     "scratch": run_scratch,
     "snip_train": run_snip_train,
+    "recipe": run_recipe,
 }
 
 

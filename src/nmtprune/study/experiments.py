@@ -12,7 +12,7 @@ from typing import Callable
 
 from . import grids as G
 from .attention import collect_attention
-from .figures import classes, sentences, snip, sparsity
+from .figures import classes, recovery, sentences, snip, sparsity
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         "uniform", "kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal"]}, snip.fig_snip_init),
     "snip_batches": Experiment(G.plan_snip_batches, {"sparsity": 0.9, "init": "kaiming_normal", "batches": [1, 4, 16]},
                                snip.fig_snip_batches),
+    "recipes": Experiment(G.plan_recipes, {"sparsities": [0.8, 0.9, 0.95],
+                                           "recipes": ["oneshot", "gradual", "gradual_kd", "iterative"]},
+                          recovery.fig_recipes),
     "attention": Experiment(G.plan_attention, {"sparsity": 0.9, "sentence": 0}, sentences.fig_attention,
                             reads_files=True, collect=collect_attention),
 }

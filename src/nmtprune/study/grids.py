@@ -7,17 +7,27 @@ weight classes pruned, whether BLEU is needed. Registered per experiment in
 """
 from __future__ import annotations
 
+from ..errors import choose
+from ..training.recipes import RECIPES
+
 METHODS = [("magnitude", "class_blind"), ("magnitude", "class_uniform"), ("magnitude", "class_distribution"),
            ("random", "class_blind")]
 
 
 def spec(kind: str, criterion: str | None = None, allocation: str | None = None, sparsity: float = 0.0,
          retrained: bool = False, init: str | None = None, only_classes=None, bleu: bool = True,
-         snip_batches: int | None = None) -> dict:
-    """One run's spec (everything its result depends on besides the study's shared settings)."""
-    return {"kind": kind, "criterion": criterion, "allocation": allocation, "sparsity": float(sparsity),
-            "retrained": retrained, "init": init, "only_classes": only_classes, "bleu": bleu,
-            "snip_batches": snip_batches}
+         snip_batches: int | None = None, recipe: str | None = None) -> dict:
+    """One run's spec (everything its result depends on besides the study's shared settings).
+
+    ``recipe`` (a recovery recipe's name) is set only on ``recipe`` runs, so the ids of
+    the other runs stay what they were before recipes existed.
+    """
+    out = {"kind": kind, "criterion": criterion, "allocation": allocation, "sparsity": float(sparsity),
+           "retrained": retrained, "init": init, "only_classes": only_classes, "bleu": bleu,
+           "snip_batches": snip_batches}
+    if recipe is not None:
+        out["recipe"] = recipe
+    return out
 
 
 def plan_headline(s):
@@ -87,3 +97,9 @@ def plan_snip_batches(s):
 
 def plan_attention(s):
     return [spec("prune", "magnitude", "class_blind", s["sparsity"], True)]
+
+
+def plan_recipes(s):
+    """Each recovery recipe at each sparsity (class-blind magnitude, the same retraining budget)."""
+    return [spec("recipe", "magnitude", "class_blind", x, True, recipe=choose("recipe", r, RECIPES))
+            for r in s["recipes"] for x in s["sparsities"]]

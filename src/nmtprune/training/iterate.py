@@ -30,7 +30,7 @@ def round_sparsities(target: float, rounds: int) -> list[float]:
 
 def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criterion: str = "magnitude",
             allocation: str = "class_blind", rewind_to: str | None = None, train_overrides: dict | None = None,
-            device: str = "cpu", progress: bool = True, schedule: str = "auto") -> dict:
+            device: str = "cpu", progress: bool = True, schedule: str = "restart") -> dict:
     """Prune ``ckpt`` to ``prune_to`` in ``rounds`` rounds of prune + ``epochs`` epochs of retraining.
 
     Writes ``out/round{r}/pruned`` and ``out/round{r}/retrained``; the last retrained

@@ -106,29 +106,21 @@ def _teacher(spec: str, ck: Checkpoint) -> Checkpoint:
     return t
 
 
-def _history(schedule: str, ck: Checkpoint) -> tuple[str, list[float]]:
-    """The schedule to use and the dense run's per-epoch learning rates (``auto`` resolved)."""
-    if schedule == "restart":
-        return schedule, []
-    try:
-        return ("replay" if schedule == "auto" else schedule), dense_lrs(ck.path, ck.info)
-    except NmtpruneError:
-        if schedule != "auto":
-            raise
-        logger.info("no log.csv of the dense run found: retraining at the preset's learning rate (restart)")
-        return "restart", []
+def _history(schedule: str, ck: Checkpoint) -> list[float]:
+    """The dense run's per-epoch learning rates, where the schedule needs them."""
+    return [] if schedule == "restart" else dense_lrs(ck.path, ck.info)
 
 
 def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
             data: str | None = None, progress: bool = True, prune_to: float | None = None,
-            schedule: str = "auto", teacher: str | None = None) -> dict:
+            schedule: str = "restart", teacher: str | None = None) -> dict:
     """Continue training a checkpoint with its mask fixed (pruned weights stay exactly 0).
 
     Args:
         prune_to: prune gradually to this sparsity while retraining (Zhu & Gupta): a dense
             checkpoint needs it; a pruned one prunes further among the weights it keeps.
-        schedule: learning rates: ``auto`` (``replay`` where the dense run's log.csv is found,
-            else ``restart``), ``restart`` (the preset's, plateau decay), ``finetune`` (the
+        schedule: learning rates: ``restart`` (the preset's, plateau decay; the default),
+            ``finetune`` (the
             dense run's final rate), ``rewind`` (the dense run's last ``epochs`` epochs replayed)
             or ``replay`` (the dense run's whole schedule compressed to ``epochs`` epochs).
         teacher: a dense checkpoint with the same tokenizers to distil from.
@@ -152,7 +144,7 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     if prune_to is not None:
         overrides["prune_to"] = prune_to
     tcfg = retrain_config(ck.info.get("preset"), overrides)
-    schedule, history = _history(schedule, ck)
+    history = _history(schedule, ck)
     if schedule != "restart" and "lr_epochs" not in overrides:
         tcfg.lr_epochs = schedule_lrs(schedule, tcfg.epochs, history)
     rundir = Path(out)

@@ -62,3 +62,11 @@ def bars(ax, labels, means, stds, ylabel):
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
+
+
+def retraining(runs) -> str:
+    """How the study's retrained runs were retrained, in words (their stored recipe and budget)."""
+    for r in runs:
+        if r["kind"] == "prune" and r["retrained"] and "recipe" in r["metrics"]:
+            return f"recovery recipe '{r['metrics']['recipe']}' ({r['metrics'].get('budget', '')})"
+    return "retraining with the mask fixed"

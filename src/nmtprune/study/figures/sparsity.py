@@ -1,7 +1,7 @@
 """Quality against sparsity: the headline, without and with retraining, extreme sparsity."""
 from __future__ import annotations
 
-from .common import LABELS, bars, curve, dense_value, line, plt, save
+from .common import LABELS, bars, curve, dense_value, line, plt, retraining, save
 
 
 def fig_headline(runs, out, s):
@@ -24,7 +24,8 @@ def fig_headline(runs, out, s):
     nums = "; ".join(f"{l}: BLEU {b:.2f}, ppl {p:.2f}" for l, b, _, p in rows)
     return save(fig, out, "fig0_headline.png"), (
         f"Headline: class-blind magnitude pruning of the dense baseline (BLEU {dense:.2f}, ppl "
-        f"{dense_value(runs, 'ppl'):.2f}), without and with retraining. {nums}.")
+        f"{dense_value(runs, 'ppl'):.2f}), without retraining (one cut) and with retraining by the "
+        f"{retraining(runs)}. {nums}.")
 
 
 def fig_no_retrain(runs, out, s):
@@ -61,8 +62,8 @@ def fig_retrain(runs, out, s):
     ax.set_ylabel("BLEU")
     ax.legend(fontsize=8)
     return save(fig, out, "fig2_retrain.png"), (
-        "Retraining: class-blind pruned only vs pruned and retrained with the mask fixed, random pruning "
-        "with retraining, and training from scratch with the same class-blind masks re-initialised.")
+        f"Retraining: class-blind pruned only vs pruned and retrained (the study's {retraining(runs)}), random "
+        "pruning with retraining, and training from scratch with the same class-blind masks re-initialised.")
 
 
 def fig_extreme(runs, out, s):
@@ -78,4 +79,4 @@ def fig_extreme(runs, out, s):
     ax.legend(fontsize=7)
     return save(fig, out, "fig8_extreme.png"), (
         f"Extreme sparsity ({s['sparsities']}): BLEU with (solid) and without (dashed) retraining for "
-        "class-blind magnitude, random, OBD and SNIP.")
+        f"class-blind magnitude, random, OBD and SNIP (retraining: the study's {retraining(runs)}).")

@@ -1,0 +1,28 @@
+"""Recovery recipes: quality against sparsity for each way of reaching it."""
+from __future__ import annotations
+
+from ...training.recipes import DESCRIPTIONS
+from .common import curve, dense_value, line, plt, save
+
+
+def fig_recipes(runs, out, s):
+    """BLEU and perplexity vs sparsity per recovery recipe, at the same retraining budget."""
+    done = [r for r in runs if r["kind"] == "recipe"]
+    if not done:
+        return None
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for name in s["recipes"]:
+        line(a, *curve(runs, "bleu", kind="recipe", recipe=name), name)
+        line(b, *curve(runs, "ppl", kind="recipe", recipe=name), name)
+    for ax, m, label in ((a, "bleu", "BLEU"), (b, "ppl", "perplexity (per subword piece)")):
+        d = dense_value(runs, m)
+        if d is not None:
+            ax.axhline(d, color="k", ls="--", lw=1, label="dense")
+        ax.set_xlabel("sparsity (% of weights removed)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    budget = done[0]["metrics"].get("budget", "the study's retraining budget")
+    what = "; ".join(f"{n}: {DESCRIPTIONS.get(n, n)}" for n in s["recipes"])
+    return save(fig, out, "fig12_recipes.png"), (
+        f"Recovery recipes from the dense baseline, class-blind magnitude pruning, each spending the same "
+        f"retraining budget ({budget}; gradual_kd also runs the teacher's forward pass): {what}.")
