@@ -102,7 +102,7 @@ def test_retrain_dense_with_prune_to_and_resume_state_keeps_masks(dense, tmp_pat
 
 
 def test_retrain_bad_inputs_write_nothing(dense, tmp_path):
-    with pytest.raises(NmtpruneError, match="dense"):
+    with pytest.raises(NmtpruneError, match="has no mask"):
         retrain(dense, tmp_path / "a", {"epochs": 1}, progress=False)
     for bad in (0.0, 1.0, 1.5, -0.1):
         with pytest.raises(NmtpruneError, match="--prune-to"):

@@ -132,9 +132,9 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     dev = init_from_env(resolve_device(device))
     ck = load_checkpoint(ckpt, "cpu")
     if ck.masks is None and prune_to is None:
-        raise NmtpruneError(f"{ck.path} is dense (no {ck.path.name.replace('.safetensors', '')}"
-                            ".masks.safetensors): pass --prune-to S to prune it gradually while retraining, "
-                            "or prune it first with 'nmtprune prune'")
+        raise NmtpruneError(f"{ck.path} has no mask ({ck.path.name.replace('.safetensors', '')}"
+                            ".masks.safetensors): it is dense; pass --prune-to S to prune it gradually while "
+                            "retraining, or prune it first with 'nmtprune prune'")
     teacher_ck = _teacher(teacher, ck) if teacher else None
     prep_path = data or ck.prep
     if not prep_path:
