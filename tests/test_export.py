@@ -107,3 +107,16 @@ def test_sparse_kernels_give_the_dense_outputs(pruned, kernels):
     assert translate(ck, LINES, beam=4) == translate(ck, LINES, beam=4, kernels=kernels)
     if kernels == "sparse":
         assert all(e["kernel"] == "sparse" for e in other.report.values())
+
+
+def test_joint_model_pruned_to_80_exports_and_translates_like_its_checkpoint(raw_dir, tmp_path):
+    """A --joint model's tokenizers are per-side .side.npz files: the .nmtz must load them."""
+    from nmtprune.api import prepare
+    from nmtprune.data.prepared import Prepared
+    prep = prepare(tmp_path / "prep", raw_dir, "de", "en", joint=True, vocab_size=600)
+    train(prep, tmp_path / "run", "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 20}, progress=False)
+    prune(tmp_path / "run", "magnitude", "class_blind", 0.8, tmp_path / "pruned")
+    export(tmp_path / "pruned", tmp_path / "j.nmtz", "fp32")
+    src = Prepared(prep).load("test_2016_flickr").raw_src[:20]
+    want = translate(str(tmp_path / "pruned"), src, beam=2, workers=1)
+    assert translate(str(tmp_path / "j.nmtz"), src, beam=2, workers=1) == want and len(want) == 20

@@ -99,3 +99,12 @@ def test_fast_dropout_statistics():
     assert abs((y == 0).float().mean().item() - 0.3) < 0.01
     assert abs(y.mean().item() - 1.0) < 0.01
     assert torch.equal(d.eval()(torch.ones(5)), torch.ones(5))
+
+
+def test_sentence_bleu_checks_lengths_and_keeps_odd_line_breaks():
+    from nmtprune.decode.metrics import sentence_bleu
+    from nmtprune.errors import NmtpruneError
+    hyps = ["a dog\x0bruns", "two cats\u2028sleep"]          # one hypothesis each, as decoding returned
+    assert len(sentence_bleu(hyps, ["a dog runs", "two cats sleep"])) == 2
+    with pytest.raises(NmtpruneError, match="2 hypotheses for 3 references"):
+        sentence_bleu(hyps, ["a", "b", "c"])

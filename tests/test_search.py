@@ -101,4 +101,45 @@ def test_stepper_kernels_match_the_training_step(attention, input_feed, kernels,
             assert (a - b[:, :a.size(1)]).abs().max() <= tol * a.abs().max()   # bf16 pads the vocabulary
             tokens = a.argmax(-1)
     assert set(other.report) == {"layer0", "layer1", "attn_out", "out"}
-    assert all(e["kernel"] == kernels for e in other.report.values())
+    # bf16: the softmax layer stays an fp32 product, so the log-softmax sees fp32 logits
+    want = {n: "dense" if kernels == "bf16" and n == "out" else kernels for n in other.report}
+    assert {n: e["kernel"] for n, e in other.report.items()} == want
+    if kernels == "bf16":
+        real = b[:, :a.size(1)]                                       # (the padding columns are -inf)
+        assert (real - real.bfloat16().float()).abs().max() > 0       # not rounded to bf16 (they were)
+
+
+class _Bigram:
+    """A fake decoding step whose next-token log-probabilities depend on the last token only."""
+
+    def __init__(self, table: dict[int, dict[int, float]], V: int = 8):
+        self.logits = torch.full((V, V), -30.0)
+        for prev, nxt in table.items():
+            for tok, lp in nxt.items():
+                self.logits[prev, tok] = lp
+
+    def index_select(self, rows):                       # stands in for the state and the memory
+        return self
+
+    def __call__(self, tokens, state, memory):
+        return self.logits[tokens], state
+
+
+def test_capped_hypotheses_are_scored_like_finished_ones():
+    """At the cap a live beam ends with EOS: (log p(hyp) + log p(EOS | hyp)) / (len + 1). Token 5
+    is a little likelier than 6, but stopping after it is far less likely: 6 must win."""
+    from nmtprune.data.tokenizers import BOS, EOS
+    step = _Bigram({BOS: {5: -1.0, 6: -1.1}, 5: {EOS: -5.0, 7: -0.01}, 6: {EOS: -0.1, 7: -2.4}})
+    src, lens = torch.zeros(1, 1, dtype=torch.long), torch.ones(1, dtype=torch.long)
+    out = beam_search(None, src, lens, beam=2, alpha=1.0, max_len_a=0.0, max_len_b=1, stepper=step,
+                      encoded=(step, step))
+    assert out == [[6]]                                   # scored without EOS, [5] won before
+
+
+def test_a_sentence_keeps_at_most_beam_finished_hypotheses():
+    from nmtprune.decode.search import _finish
+    done: list = []
+    for score in (-3.0, -1.0, -5.0, -2.0, -0.5):
+        _finish(done, score, [int(-score * 2)], 3)
+        assert len(done) <= 3
+    assert sorted(s for s, _ in done) == [-2.0, -1.0, -0.5]

@@ -212,3 +212,45 @@ def test_unknown_recipe_is_a_one_line_error(tmp_path):
     cfg.write_text(yaml.safe_dump({**TINY_STUDY, "retrain": {"recipe": "magic"}}))
     with pytest.raises(NmtpruneError, match="s.yaml: unknown retrain recipe 'magic'"):
         load_config(cfg)
+
+
+def _walk(node, path=""):
+    """Every (dotted key, value) of a nested YAML mapping."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk(v, f"{path}.{k}" if path else str(k))
+    else:
+        yield path, node
+
+
+@pytest.mark.parametrize("preset", ["quick", "full"])
+def test_shipped_study_presets_have_no_wall_clock_budget(preset):
+    from importlib import resources
+
+    from nmtprune.training.presets import configs
+    raw = yaml.safe_load((resources.files("nmtprune") / "presets" / f"{preset}.yaml").read_text())
+    assert [k for k, v in _walk(raw) if k.endswith("max_minutes") and v and v > 0] == []
+    cfg = load_config(preset=preset)
+    b = cfg["baseline"]
+    _, t = configs(b["preset"], b["model"], {**b["train"], **cfg["scratch"]})
+    assert t.max_minutes == 0 and (t.epochs > 0 or t.max_steps > 0)   # bounded by epochs/steps only
+
+
+MICRO = {**TINY_STUDY, "baseline": {**TINY_STUDY["baseline"], "train": {"epochs": 1, "max_steps": 8,
+                                                                       "batch_tokens": 1500}},
+         "scratch": {"batch_tokens": 1500}, "experiments": {"retrain": {"sparsities": [0.9]}}}
+
+
+def test_micro_study_twice_gives_identical_numbers_and_matched_budgets(raw_dir, tmp_path):
+    cfg = tmp_path / "micro.yaml"
+    cfg.write_text(yaml.safe_dump(MICRO))
+    got = []
+    for name in ("a", "b"):
+        run_study(str(raw_dir), str(tmp_path / name), str(cfg), progress=False)
+        rows = sqlite3.connect(tmp_path / name / "study.db").execute(
+            "SELECT id, status, metrics FROM runs ORDER BY id").fetchall()
+        got.append({i: (st, json.loads(m)) for i, st, m in rows})
+    assert got[0] == got[1] and all(st == "done" for st, _ in got[0].values())
+    dense = [m for _, m in got[0].values() if "steps" in m and m.get("sparsity", 0) < 1e-9]
+    trained = [m for _, m in got[0].values() if "steps" in m and m.get("sparsity", 0) > 0]
+    assert dense and trained and all(m["steps"] == dense[0]["steps"] == 8 for m in trained)

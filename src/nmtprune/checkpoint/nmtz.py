@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..config import from_dict
-from ..data.tokenizers import SpmTokenizer, WordTokenizer
+from ..data.tokenizers import load_tokenizer
 from ..errors import NmtpruneError
 from ..fileio import atomic_write
 from ..model.config import ModelConfig
@@ -135,7 +135,9 @@ def load_nmtz(path, device="cpu") -> Checkpoint:
         data = lzma.decompress(payload[t["blob"][0]:sum(t["blob"])])
         files[side] = tmp / t["name"]
         files[side].write_bytes(data)
-        toks[side] = WordTokenizer(json.loads(data)) if t["name"].endswith(".words.json") else SpmTokenizer(data)
+        # The one loader, which knows every tokenizer file kind by its name (SentencePiece,
+        # word level, a --joint model's per-side .side.npz).
+        toks[side] = load_tokenizer(files[side])
     ck = Checkpoint(model, Path(path), toks["src"], toks["tgt"], header.get("prep"), header.get("info", {}),
                     {k: v.to(device) for k, v in masks.items()} or None, files)
     # The tokenizer files exist only so a loaded .nmtz can be re-saved (prune, retrain);

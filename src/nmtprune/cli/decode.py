@@ -44,6 +44,7 @@ def _evaluate(sub):
         if a.json:
             print(json.dumps(r))
         else:
-            print(f"{a.split}: ppl {r['ppl']:.2f}  BLEU {r['bleu']:.2f}  chrF {r['chrf']:.2f}  "
+            ppl = "ppl (fp32)" if a.kernels == "bf16" else "ppl"     # bf16 decodes; perplexity stays fp32
+            print(f"{a.split}: {ppl} {r['ppl']:.2f}  BLEU {r['bleu']:.2f}  chrF {r['chrf']:.2f}  "
                   f"({r['sentences']} sentences, beam {a.beam})\n{r['signature']}")
     return run

@@ -39,11 +39,17 @@ def eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
 
 def evaluate_checkpoint(ck: Checkpoint, split: str, data: str | None, beam: int, batch_size: int,
                         device: torch.device, out_dir: str | None = None, progress: bool = False,
-                        alpha: float = 1.0, kernels: str = "dense", workers: int = 0) -> dict:
+                        alpha: float = 1.0, kernels: str = "dense", workers: int = 0,
+                        return_hyps: bool = False) -> dict:
     """Perplexity, BLEU and chrF of ``ck`` on ``split``; writes the hypotheses and the JSON.
 
+    Perplexity is per target subword piece (EOS included) and always computed in fp32
+    (``ppl_precision``), whatever ``kernels`` decodes the translations.
+
     Returns:
-        ``{"ppl", "bleu", "chrf", "signature", "sentences", "hypotheses", ...}``.
+        ``{"ppl", "bleu", "chrf", "signature", "sentences", "hypotheses", ...}``, and with
+        ``return_hyps`` the translations as decoding returned them (``hyps``, a list: re-reading
+        the file with ``str.splitlines`` would also split on \x0b, \x1c, \u2028, ...).
     """
     corpus = eval_corpus(ck, split, data)
     if not corpus.raw_src:
@@ -52,7 +58,10 @@ def evaluate_checkpoint(ck: Checkpoint, split: str, data: str | None, beam: int,
     ppl = perplexity(ck.model, corpus, device=device)
     hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, corpus.raw_src, beam, batch_size, device,
                            progress=progress, alpha=alpha, kernels=kernels, workers=workers)
-    result = {"ppl": round(ppl, 4), **bleu_chrf(hyps, corpus.raw_tgt), "sentences": len(hyps),
+    result = {"ppl": round(ppl, 4),
+              # Perplexity is always the fp32 teacher-forced one, whatever kernels decode.
+              "ppl_precision": "fp32", "kernels": kernels,
+              **bleu_chrf(hyps, corpus.raw_tgt), "sentences": len(hyps),
               "split": split, "beam": beam, "checkpoint": str(ck.path), "seconds": round(time.time() - t0, 2)}
     target_dir = Path(out_dir) if out_dir else ck.path.parent
     ensure_writable_dir(target_dir)
@@ -60,4 +69,4 @@ def evaluate_checkpoint(ck: Checkpoint, split: str, data: str | None, beam: int,
     atomic_write(hyp_path, "".join(h + "\n" for h in hyps))
     result["hypotheses"] = str(hyp_path)
     atomic_write(target_dir / f"eval.{split}.beam{beam}.json", json.dumps(result, indent=2) + "\n")
-    return result
+    return {**result, "hyps": hyps} if return_hyps else result

@@ -6,7 +6,8 @@ CSR matrix; with ``"auto"`` each matrix gets whichever kernel is faster on a
 decoding-sized input, measured once at load time (the cut-over depends on the
 shape and the sparsity, so it is measured, not guessed). ``"dense"`` is the
 plain path used in training. ``"bf16"`` multiplies bfloat16 copies of the
-weights by bfloat16 activations (fp32 accumulation, fp32 states and softmax):
+weights by bfloat16 activations (fp32 accumulation, fp32 states; the softmax
+layer's product and the log-softmax stay fp32, so logits are never rounded to bf16):
 about 2.5x the fp32 matmul rate on CPUs with AVX512-BF16/AMX, at the cost of
 bit-identical outputs (translations may differ in rare near-ties).
 """
@@ -99,8 +100,8 @@ class Stepper:
     ones, and a CSR matrix of the joined weights is as sparse as its parts.
     Attention's own small matrices stay dense. ``bf16`` also looks up each
     word's share of layer 0's gates in a precomputed fp32 table (the product
-    is then ``[W_feed | W_hh]`` only), pads the softmax layer to 64 columns
-    and encodes with a bfloat16 copy of the encoder.
+    is then ``[W_feed | W_hh]`` only) and encodes with a bfloat16 copy of the
+    encoder; the softmax layer (padded to 64 columns) stays an fp32 product.
     """
 
     def __init__(self, model: Seq2Seq, kernels: str = "dense", rows: int = 160):
@@ -157,7 +158,13 @@ class Stepper:
                     td, ts = _time(_dense(w), x), _time(_sparse(w), x)
                     choice = "sparse" if ts < td else "dense"
                     entry.update(dense_ms=round(td * 1e3, 4), sparse_ms=round(ts * 1e3, 4))
-                if choice == "bf16":      # constant biases go into the product; op(x) needs no add
+                if choice == "bf16" and name == "out":
+                    # The softmax layer stays fp32: a bf16 product rounds the logits to ~3 digits
+                    # (steps of 1/16 at |logit| ~ 10) before the log-softmax, which then is not
+                    # the fp32 one beam scores need. Its bias (with -inf padding) is added in fp32.
+                    choice = "dense"
+                    self.ops[name] = lambda x, add=None, wt=w.t(), b=fused[name]: torch.addmm(b, x, wt)
+                elif choice == "bf16":      # constant biases go into the product; op(x) needs no add
                     self.ops[name] = _bf16(w, rows, fused.get(name))
                 else:
                     self.ops[name] = {"sparse": _sparse}.get(choice, _dense)(w)

@@ -1,4 +1,4 @@
-"""Perplexity (exp of mean token NLL) and sacreBLEU scores with their signatures."""
+"""Perplexity (exp of mean token NLL, per target subword piece) and sacreBLEU scores with their signatures."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,7 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from ..data.batching import collate, make_batches
 from ..data.corpus import Corpus
+from ..errors import NmtpruneError
 from ..model.seq2seq import Seq2Seq
 
 
@@ -45,6 +46,11 @@ def bleu_chrf(hyps: list[str], refs: list[str]) -> dict:
 
 
 def sentence_bleu(hyps: list[str], refs: list[str]) -> list[float]:
-    """Per-sentence BLEU (effective order, as sacreBLEU recommends for single sentences)."""
+    """Per-sentence BLEU (effective order, as sacreBLEU recommends for single sentences).
+
+    Raises if the lists differ in length: zip would silently score a shifted or truncated pairing.
+    """
+    if len(hyps) != len(refs):
+        raise NmtpruneError(f"sentence BLEU: {len(hyps)} hypotheses for {len(refs)} references")
     bleu = BLEU(effective_order=True)
     return [bleu.sentence_score(h, [r]).score for h, r in zip(hyps, refs)]

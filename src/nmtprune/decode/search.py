@@ -91,6 +91,14 @@ def top_candidates(logits: torch.Tensor, scores: torch.Tensor, m: int,
     return top_s, hit
 
 
+def _finish(done: list[tuple[float, list[int]]], score: float, hyp: list[int], k: int) -> None:
+    """Add a finished hypothesis, keeping a sentence's ``k`` best (never more)."""
+    done.append((score, hyp))
+    if len(done) > k:
+        done.sort(key=lambda x: -x[0])
+        del done[k:]
+
+
 @torch.inference_mode()
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: int = 5,
                 alpha: float = 1.0, max_len_a: float = 2.0, max_len_b: int = 10,
@@ -99,7 +107,10 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
 
     A sentence is finished once it has ``beam`` complete hypotheses (an EOS
     among the top ``beam`` candidates) or reaches its length cap, where the
-    live beams are completed as they stand.
+    live beams are completed by EOS: scored like any finished hypothesis (plus
+    the EOS log-probability, normalised by length + 1), so a capped hypothesis
+    is not favoured over one that chose to stop. A sentence keeps at most
+    ``beam`` finished hypotheses (the best).
 
     Args:
         src: (B, S) source ids; src_len: (B,).
@@ -135,7 +146,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
             for r, j in eos_rank.nonzero().tolist():
                 beam_idx = int(top_i[r, j]) // V
                 hyp = history[r * K + beam_idx].tolist()
-                finished[alive[r]].append((float(top_s[r, j]) / (len(hyp) + 1) ** alpha, hyp))
+                _finish(finished[alive[r]], float(top_s[r, j]) / (len(hyp) + 1) ** alpha, hyp, K)
         # Live beams: the best K non-EOS candidates.
         keep_s, keep_j = top_s.masked_fill(is_eos, float("-inf")).topk(K, dim=1)
         keep_i = top_i.gather(1, keep_j)
@@ -144,16 +155,18 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
         state = state.index_select(origin)
         scores, tokens = keep_s, history[:, -1]
         t += 1
-        still, live_s = [], None
-        for r, s in enumerate(alive):
-            if t >= limit[s]:                # length cap: complete the live beams as they stand
-                live_s = keep_s.tolist() if live_s is None else live_s
+        capped = [r for r, s in enumerate(alive) if t >= limit[s]]
+        if capped:                           # length cap: complete the live beams with EOS
+            rows = (torch.tensor(capped, device=dev).unsqueeze(1) * K + torch.arange(K, device=dev)).view(-1)
+            last, _ = step(tokens[rows], state.index_select(rows), memory.index_select(rows))
+            eos_lp = last.float().log_softmax(-1)[:, EOS].view(len(capped), K)
+            final = (keep_s.index_select(0, rows[::K] // K) + eos_lp).tolist()
+            for i, r in enumerate(capped):
                 for k in range(K):
-                    if live_s[r][k] > float("-inf") and len(finished[s]) < K:
+                    if final[i][k] > float("-inf"):
                         hyp = history[r * K + k].tolist()
-                        finished[s].append((live_s[r][k] / len(hyp) ** alpha, hyp))
-            elif len(finished[s]) < K:
-                still.append(r)
+                        _finish(finished[alive[r]], final[i][k] / (len(hyp) + 1) ** alpha, hyp, K)
+        still = [r for r, s in enumerate(alive) if t < limit[s] and len(finished[s]) < K]
         if len(still) < n:
             if not still:
                 break

@@ -16,8 +16,8 @@ from ..data.prepared import Prepared
 from ..decode.evaluate import evaluate_checkpoint
 from ..decode.metrics import perplexity, sentence_bleu
 from ..decode.translation import check_decoding
-from ..errors import choose
-from ..fileio import write_json
+from ..errors import NmtpruneError, choose
+from ..fileio import read_json, write_json
 from ..model.masks import save_masks
 from ..prune import compute_masks, inspect, prune
 from ..prune.checkpoints import scoring_data
@@ -47,14 +47,38 @@ def evaluate_run(ckpt_dir: Path, cfg: dict, spec: dict, device: str) -> dict:
     return metrics
 
 
-def _train_settings(cfg: dict, seed: int) -> tuple[str, dict, dict]:
-    """Preset, model and train settings of a from-scratch training run (baseline + ``scratch``)."""
+def baseline_steps(baseline: Path) -> int:
+    """The optimizer steps the dense baseline trained (its ``summary.json``, or that of the run
+    a given ``baseline.checkpoint`` came from)."""
+    summary = read_json(baseline / "summary.json")
+    if "steps" not in summary and summary.get("from_checkpoint"):
+        src = Path(summary["from_checkpoint"])
+        src = src if src.is_dir() else src.parent
+        if (src / "summary.json").is_file():
+            summary = read_json(src / "summary.json")
+    if not isinstance(summary.get("steps"), int):
+        raise NmtpruneError(f"{baseline}: the dense baseline's step count is unknown (no summary.json with "
+                            "steps); set scratch.max_steps in the study config")
+    return summary["steps"]
+
+
+def _train_settings(cfg: dict, seed: int, baseline: Path) -> tuple[str, dict, dict]:
+    """Preset, model and train settings of a from-scratch training run (baseline + ``scratch``).
+
+    Unless ``scratch`` sets ``max_steps``, the run trains exactly as many optimizer steps as
+    the dense baseline did (See et al. compared sparse-from-scratch at equal training): early
+    stopping is off so it cannot end sooner, and the best checkpoint is still the one kept.
+    """
     b = cfg["baseline"]
-    return b.get("preset", "small"), b.get("model", {}), {**b.get("train", {}), **cfg["scratch"], "seed": 1234 + seed}
+    train = {**b.get("train", {}), **cfg["scratch"], "seed": 1234 + seed}
+    if "max_steps" not in cfg["scratch"]:
+        train.update(max_steps=baseline_steps(baseline), early_stop=0)
+    return b.get("preset", "small"), b.get("model", {}), train
 
 
 def run_dense(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool) -> dict:
-    return evaluate_run(baseline, cfg, spec, device)
+    steps = read_json(baseline / "summary.json").get("steps")     # the budget the trained arms match
+    return {**evaluate_run(baseline, cfg, spec, device), **({"steps": steps} if steps is not None else {})}
 
 
 def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool) -> dict:
@@ -113,9 +137,9 @@ def run_scratch(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path,
     masks = compute_masks(ck.model, spec["criterion"], spec["allocation"], spec["sparsity"], data)
     save_masks(rundir / "mask.safetensors", masks)
     with console_muted():
-        train(prep, rundir / "trained", *_train_settings(cfg, seed), mask=str(rundir / "mask.safetensors"),
-              init=spec["init"], device=device, progress=progress)
-    return evaluate_run(rundir / "trained", cfg, spec, device)
+        summary = train(prep, rundir / "trained", *_train_settings(cfg, seed, baseline),
+                        mask=str(rundir / "mask.safetensors"), init=spec["init"], device=device, progress=progress)
+    return {**evaluate_run(rundir / "trained", cfg, spec, device), "steps": summary["steps"]}
 
 
 def run_snip_train(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
@@ -123,9 +147,9 @@ def run_snip_train(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Pa
     snip = {"sparsity": spec["sparsity"], "batches": spec["snip_batches"], "batch_size": cfg["scoring"]["batch_size"],
             "seed": spec["seed"]}
     with console_muted():
-        train(prep, rundir / "trained", *_train_settings(cfg, spec["seed"]), init=spec["init"], snip=snip,
-              device=device, progress=progress)
-    return evaluate_run(rundir / "trained", cfg, spec, device)
+        summary = train(prep, rundir / "trained", *_train_settings(cfg, spec["seed"], baseline), init=spec["init"],
+                        snip=snip, device=device, progress=progress)
+    return {**evaluate_run(rundir / "trained", cfg, spec, device), "steps": summary["steps"]}
 
 
 # kind -> function, in cost order (the plan runs cheap kinds first so figures fill in early).

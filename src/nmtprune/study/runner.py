@@ -23,7 +23,7 @@ from ..config import from_dict
 from ..data.prepare import prepare
 from ..data.prepared import PrepareConfig
 from ..errors import NmtpruneError
-from ..fileio import ensure_writable_dir, write_json
+from ..fileio import ensure_writable_dir, read_json, write_json
 from ..prune.compute import prunable_classes
 from ..runtime import tune_allocator
 from ..training.run import train
@@ -70,7 +70,11 @@ def _given_baseline(spec: str, out: Path) -> tuple[Path, Path]:
         rundir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(rundir / MODEL_FILE, ck.model, copy_tokenizers(ck.tokenizer_files, rundir), ck.prep,
                         ck.info)
-        write_json(rundir / "summary.json", {"from_checkpoint": str(Path(spec).resolve())})
+        # Its step count is the budget the sparse-from-scratch and SNIP runs match.
+        src = ck.path.parent / "summary.json"
+        steps = read_json(src).get("steps") if src.is_file() else None
+        write_json(rundir / "summary.json", {"from_checkpoint": str(Path(spec).resolve()),
+                                             **({"steps": steps} if isinstance(steps, int) else {})})
     return Path(ck.prep), rundir
 
 
