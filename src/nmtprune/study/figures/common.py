@@ -70,3 +70,15 @@ def retraining(runs) -> str:
         if r["kind"] == "prune" and r["retrained"] and "recipe" in r["metrics"]:
             return f"recovery recipe '{r['metrics']['recipe']}' ({r['metrics'].get('budget', '')})"
     return "retraining with the mask fixed"
+
+
+def sparsity_panels(runs, panels) -> None:
+    """Finish (axis, metric, y label) panels plotted against sparsity: the dense value as a
+    dashed line, axis labels, legend."""
+    for ax, metric, label in panels:
+        d = dense_value(runs, metric)
+        if d is not None:
+            ax.axhline(d, color="k", ls="--", lw=1, label="dense")
+        ax.set_xlabel("sparsity (% of weights removed)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)

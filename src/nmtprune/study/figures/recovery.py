@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...training.recipes import DESCRIPTIONS
-from .common import curve, dense_value, line, plt, save
+from .common import curve, line, plt, save, sparsity_panels
 
 
 def fig_recipes(runs, out, s):
@@ -14,13 +14,7 @@ def fig_recipes(runs, out, s):
     for name in s["recipes"]:
         line(a, *curve(runs, "bleu", kind="recipe", recipe=name), name)
         line(b, *curve(runs, "ppl", kind="recipe", recipe=name), name)
-    for ax, m, label in ((a, "bleu", "BLEU"), (b, "ppl", "perplexity (per subword piece)")):
-        d = dense_value(runs, m)
-        if d is not None:
-            ax.axhline(d, color="k", ls="--", lw=1, label="dense")
-        ax.set_xlabel("sparsity (% of weights removed)")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=8)
+    sparsity_panels(runs, ((a, "bleu", "BLEU"), (b, "ppl", "perplexity (per subword piece)")))
     budget = done[0]["metrics"].get("budget", "the study's retraining budget")
     what = "; ".join(f"{n}: {DESCRIPTIONS.get(n, n)}" for n in s["recipes"])
     return save(fig, out, "fig12_recipes.png"), (

@@ -1,7 +1,7 @@
 """Quality against sparsity: the headline, without and with retraining, extreme sparsity."""
 from __future__ import annotations
 
-from .common import LABELS, bars, curve, dense_value, line, plt, retraining, save
+from .common import LABELS, bars, curve, dense_value, line, plt, retraining, save, sparsity_panels
 
 
 def fig_headline(runs, out, s):
@@ -33,13 +33,7 @@ def fig_no_retrain(runs, out, s):
     for key, label in list(LABELS.items())[:4]:
         line(a, *curve(runs, "bleu", kind="prune", criterion=key[0], allocation=key[1], retrained=False), label)
         line(b, *curve(runs, "ppl", kind="prune", criterion=key[0], allocation=key[1], retrained=False), label)
-    for ax, m, name in ((a, "bleu", "BLEU"), (b, "ppl", "perplexity")):
-        d = dense_value(runs, m)
-        if d is not None:
-            ax.axhline(d, color="k", ls="--", lw=1, label="dense")
-        ax.set_xlabel("sparsity (% of weights removed)")
-        ax.set_ylabel(name)
-        ax.legend(fontsize=8)
+    sparsity_panels(runs, ((a, "bleu", "BLEU"), (b, "ppl", "perplexity")))
     b.set_yscale("log")
     return save(fig, out, "fig1_no_retrain.png"), (
         "BLEU and perplexity against sparsity without retraining: magnitude pruning with class-blind, "
