@@ -137,14 +137,30 @@ def main() -> None:
     _save(d, rows, a, final=True)
 
 
+def provenance() -> dict:
+    """Where the last rows were measured: commit, versions, CPU, command line."""
+    import platform
+    import torch
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip()
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() \
+        else platform.processor()
+    return {"commit": commit, "python": platform.python_version(), "torch": torch.__version__, "cpu": cpu,
+            "threads": torch.get_num_threads(), "argv": sys.argv[1:]}
+
+
 def _save(d: dict, rows: list[dict], a, final: bool = False) -> None:
     """Written after every row, so an interrupted benchmark keeps what it measured."""
     import contextlib
     import io
+    old = json.loads(RESULT.read_text()).get("provenance", []) if RESULT.is_file() else []
+    runs = (old if isinstance(old, list) else [old]) + ([provenance()] if final else [])
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf) if not final else contextlib.nullcontext():
         save_result("recovery", {"dense": d, "rows": rows, "evaluation": {"split": "test_2016_flickr", "beam": 5},
-                                 "selection": "recipes are compared on the validation split (valid_bleu)"})
+                                 "selection": "recipes are compared on the validation split (valid_bleu)",
+                                 "provenance": runs})
 
 
 def _table(d: dict, rows: list[dict]) -> None:
