@@ -80,6 +80,11 @@ def kth_smallest(sources: list[Source], k: int) -> tuple[float, int]:
         sources: (tensor, fn) pairs; scores are ``fn(tensor)`` (or the tensor itself).
         k: how many to prune, 1 <= k <= total.
     """
+    return _kth(sources, k)[:2]
+
+
+def _kth(sources: list[Source], k: int) -> tuple[float, int, int]:
+    """:func:`kth_smallest` plus how many scores equal the threshold (known from its passes)."""
     total = sum(t.numel() for t, _ in sources)
     assert 1 <= k <= total
     # About 1/64 of the scores (at most 1M, at least 64k): the bracket stays narrow, and
@@ -98,14 +103,14 @@ def kth_smallest(sources: list[Source], k: int) -> tuple[float, int]:
     for _ in range(3):
         lt_lo, eq_lo, le_hi, eq_hi, inside = _count_and_gather(sources, lo, hi, expect)
         if lt_lo < k <= lt_lo + eq_lo:
-            return lo, k - lt_lo
+            return lo, k - lt_lo, eq_lo
         if lo != hi and lt_lo + eq_lo < k <= le_hi:
             below = lt_lo + eq_lo
             if k <= le_hi - eq_hi:              # inside the open interval
                 vals = torch.sort(inside).values
                 v = float(vals[k - below - 1])
-                return v, k - below - int((vals < v).sum())
-            return hi, k - (le_hi - eq_hi)
+                return v, k - below - int((vals < v).sum()), int((vals == v).sum())
+            return hi, k - (le_hi - eq_hi), eq_hi
         # The sample missed (heavy ties or bad luck): widen to everything on the k side.
         if k <= lt_lo:
             lo, hi, expect = -math.inf, lo, lt_lo
@@ -114,24 +119,17 @@ def kth_smallest(sources: list[Source], k: int) -> tuple[float, int]:
     raise RuntimeError("selection did not converge")  # unreachable: the last pass spans all values
 
 
-def _tied(sources: dict[str, Source], tiebreak: dict[str, torch.Tensor], thr: float) -> torch.Tensor:
-    """|tiebreak| of every value whose score equals ``thr``, in source order (1-D).
-
-    Counted first, then gathered into one buffer of that size: the tied values only,
-    never a copy of the model.
-    """
-    def pairs():
-        for name, (t, fn) in sources.items():
-            flat, tb = t.reshape(-1), tiebreak[name].reshape(-1)
-            for start in range(0, flat.numel(), CHUNK):
-                c = flat[start:start + CHUNK]
-                yield (fn(c) if fn is not None else c) == thr, tb[start:start + CHUNK]
-    n = sum(int(eq.sum()) for eq, _ in pairs())
+def _tied(sources: dict[str, Source], tiebreak: dict[str, torch.Tensor], thr: float, n: int) -> torch.Tensor:
+    """|tiebreak| of the ``n`` values whose score equals ``thr``, in source order (1-D): one
+    pass into one buffer of the tied values only, never a copy of the model."""
     out, pos = torch.empty(n), 0
-    for eq, tb in pairs():
-        sel = tb[eq].abs()
-        out[pos:pos + sel.numel()] = sel
-        pos += sel.numel()
+    for name, (t, fn) in sources.items():
+        flat, tb = t.reshape(-1), tiebreak[name].reshape(-1)
+        for start in range(0, flat.numel(), CHUNK):
+            c = flat[start:start + CHUNK]
+            sel = tb[start:start + CHUNK][(fn(c) if fn is not None else c) == thr].abs()
+            out[pos:pos + sel.numel()] = sel
+            pos += sel.numel()
     return out
 
 
@@ -148,13 +146,10 @@ def masks_below(sources: dict[str, Source], k: int,
     """
     if k <= 0:
         return {n: torch.ones(t.shape, dtype=torch.bool, device=t.device) for n, (t, _) in sources.items()}
-    thr, ties = kth_smallest(list(sources.values()), k)
+    thr, ties, n_eq = _kth(list(sources.values()), k)
     thr2 = None                      # second key: prune tied scores with |tiebreak| < thr2, then ties2 at it
-    if tiebreak is not None and ties > 0:
-        tied = _tied(sources, tiebreak, thr)
-        if ties < tied.numel():
-            thr2, ties = kth_smallest([(tied, None)], ties)
-        del tied
+    if tiebreak is not None and ties < n_eq:     # only some of the tied values go: choose by |w|
+        thr2, ties = kth_smallest([(_tied(sources, tiebreak, thr, n_eq), None)], ties)
     masks = {}
     for name, (t, fn) in sources.items():
         keep = torch.empty(t.numel(), dtype=torch.bool, device=t.device)
