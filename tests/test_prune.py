@@ -186,3 +186,43 @@ def test_bad_arguments(setup, kw, message):
     args = {"criterion": "magnitude", "allocation": "class_blind", "sparsity": 0.5, "data": data, **kw}
     with pytest.raises(NmtpruneError, match=message):
         compute_masks(model, args["criterion"], args["allocation"], args["sparsity"], args["data"])
+
+
+@pytest.mark.parametrize("k", [1, 250, 599, 600, 700])
+def test_tied_scores_are_broken_by_magnitude_not_position(k):
+    """600 zero scores (weights without gradient) then 400 positive ones: the zero-scored
+    weights go first, smallest |w| first among them, never the first ones in memory."""
+    torch.manual_seed(0)
+    w = {"a": torch.randn(100, 2), "b": torch.randn(800)}
+    s = {"a": torch.zeros(100, 2), "b": torch.rand(800) + 0.01}
+    s["b"][400:] = 0                                    # zeros: 200 in a, 400 in b; 400 positive in b
+    srcs = {n: (t, None) for n, t in s.items()}
+    masks = masks_below(srcs, k, w)
+    assert sum(int((~m).sum()) for m in masks.values()) == k
+    zero_w = torch.cat([w[n][s[n] == 0].abs() for n in w])
+    pruned_zero = torch.cat([w[n][(s[n] == 0) & ~masks[n]].abs() for n in w])
+    kept_zero = torch.cat([w[n][(s[n] == 0) & masks[n]].abs() for n in w])
+    if k < zero_w.numel():
+        assert pruned_zero.numel() == k and kept_zero.min() >= pruned_zero.max()
+    else:
+        assert kept_zero.numel() == 0
+
+
+@pytest.mark.parametrize("criterion", ["obd", "snip"])
+def test_zero_score_weights_are_reported_and_pruned_by_magnitude(setup, criterion, tmp_path):
+    model, data = setup
+    diag = {}
+    masks = compute_masks(model, criterion, "class_blind", 0.1, data, diagnostics=diag)
+    zero = diag["zero_score_share"]
+    assert zero["src_embed"] > 0.5 and zero["tgt_embed"] > 0.5     # 6 scoring sentences see few rows
+    cov = diag["vocab_coverage"]
+    assert cov["sentences"] == 6 and 0 < cov["src"] < 0.5 and 0 < cov["tgt"] < 0.5
+    params = dict(model.named_parameters())
+    scores = CRITERIA[criterion](model, list(masks), data)
+    pruned = torch.cat([params[n].detach()[(scores[n] == 0) & ~masks[n]].abs() for n in masks])
+    kept = torch.cat([params[n].detach()[(scores[n] == 0) & masks[n]].abs() for n in masks])
+    assert pruned.numel() and kept.numel() and float(kept.min()) >= float(pruned.max())
+    # position order would have taken src_embed (first in memory) entirely before tgt_embed
+    share = {c: float(sum(int((~masks[n]).sum()) for n in ns)) / sum(masks[n].numel() for n in ns)
+             for c, ns in prunable_classes(model).items()}
+    assert 0 < share["src_embed"] < 0.5 and share["tgt_embed"] > 0

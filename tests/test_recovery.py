@@ -242,3 +242,27 @@ def test_retrain_replay_schedule_compresses_the_dense_run(dense, tmp_path):
     dense_lrs = [float(l.split(",")[4]) for l in (dense / "log.csv").read_text().splitlines()[1:]]
     assert cfg["schedule"] == "replay"
     assert cfg["train"]["lr_epochs"] == schedule_lrs("replay", 3, dense_lrs)
+
+
+@pytest.mark.parametrize("criterion,allocation", [("random", "class-blind"), ("magnitude", "class-uniform"),
+                                                  ("snip", "class-blind")])
+def test_cli_repruning_half_then_eighty_lands_exactly(cli_run, tmp_path, criterion, allocation):
+    """Issue 13's bar: 0.5 then 0.8 (another seed) ends at exactly 0.8 by ``inspect --json``."""
+    from conftest import nmt
+    r = nmt("prune", cli_run / "run", "--criterion", criterion, "--allocation", allocation, "--sparsity", "0.5",
+            "--out", tmp_path / "p50", "--seed", "0")
+    assert r.returncode == 0, r.stderr
+    r = nmt("prune", tmp_path / "p50", "--criterion", criterion, "--allocation", allocation, "--sparsity", "0.8",
+            "--out", tmp_path / "p80", "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    r = nmt("inspect", tmp_path / "p80", "--json")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout.splitlines()[-1])
+    if allocation == "class-uniform":
+        assert all(c["pruned"] == round(0.8 * c["params"]) for c in stats["classes"].values())
+    else:
+        assert stats["pruned"] == round(0.8 * stats["params"])
+    # what the scores rested on is reported: the share scored exactly 0 per class
+    assert all(c["zero_score_share"] is not None for c in stats["classes"].values())
+    if criterion == "snip":
+        assert stats["classes"]["src_embed"]["zero_score_share"] > 0 and "vocab_coverage" in stats

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import torch
 import yaml
 
 from nmtprune.errors import NmtpruneError
@@ -72,6 +73,15 @@ def test_store_figures_and_report_agree(study):
     m = json.loads(bleu[0])
     assert f"| random | 50.0% | {m['bleu']:.2f} |" in report
     assert "nrefs:1|case:mixed" in report and "Reproduce:" in report
+    # OBD/SNIP: the share of zero-scored weights per class and the vocabulary coverage are stored and reported
+    snip = json.loads(db.execute("SELECT metrics FROM runs WHERE kind='prune' AND criterion='snip' AND "
+                                 "json_extract(spec, '$.only_classes') IS NULL").fetchone()[0])
+    assert snip["classes"]["src_embed"]["zero_score_share"] > 0 and snip["vocab_coverage"]["sentences"] == 4
+    assert "## Scoring data of OBD and SNIP" in report and "src_embed zero %" in report
+    # labels: perplexity per subword piece; the BLEU table carries the signature; attention names its split
+    table = report.split("## BLEU, chrF and perplexity per method and sparsity")[1]
+    assert "per target subword piece" in report and "BLEU: sacreBLEU `nrefs:1|case:mixed" in table
+    assert "of `test_2016_flickr`" in report
     # exact sparsity recorded for a pruned run
     assert m["sparsity"] == pytest.approx(0.5, abs=1e-4)
 
@@ -163,6 +173,8 @@ def test_killed_study_resumes_without_redoing(raw_dir, tmp_path):
     ("model: {}\nexperiments: {no_retrain: {}}", "unknown key 'model'; valid: src, tgt"),
     ("baseline: {ckpt: x}\nexperiments: {no_retrain: {}}", "unknown key 'ckpt' in baseline; valid: preset"),
     ("experiments: [oops", "not valid YAML"),
+    ("experiments: {retrain: {init: bogus}}", "unknown init 'bogus' in experiment 'retrain'; valid: uniform"),
+    ("experiments: {snip_init: {inits: [uniform, nope]}}", "unknown init 'nope' in experiment 'snip_init'"),
 ])
 def test_bad_study_config(tmp_path, text, message):
     f = tmp_path / "bad.yaml"
@@ -248,9 +260,55 @@ def test_micro_study_twice_gives_identical_numbers_and_matched_budgets(raw_dir, 
     for name in ("a", "b"):
         run_study(str(raw_dir), str(tmp_path / name), str(cfg), progress=False)
         rows = sqlite3.connect(tmp_path / name / "study.db").execute(
-            "SELECT id, status, metrics FROM runs ORDER BY id").fetchall()
-        got.append({i: (st, json.loads(m)) for i, st, m in rows})
-    assert got[0] == got[1] and all(st == "done" for st, _ in got[0].values())
-    dense = [m for _, m in got[0].values() if "steps" in m and m.get("sparsity", 0) < 1e-9]
-    trained = [m for _, m in got[0].values() if "steps" in m and m.get("sparsity", 0) > 0]
-    assert dense and trained and all(m["steps"] == dense[0]["steps"] == 8 for m in trained)
+            "SELECT id, kind, status, metrics FROM runs ORDER BY id").fetchall()
+        got.append({i: (k, st, json.loads(m)) for i, k, st, m in rows})
+    assert got[0] == got[1] and all(st == "done" for _, st, _ in got[0].values())
+    steps = {k: m["steps"] for k, _, m in got[0].values() if k != "prune"}
+    assert steps == {"dense": 8, "scratch": 8, "rewind": 8}       # matched budgets
+
+
+def test_scratch_is_reinitialised_and_rewind_starts_from_the_baselines_init(study, tmp_path):
+    """Item 1: "from scratch" never starts from the dense baseline's weights; "rewind" exactly does."""
+    from nmtprune.checkpoint.load import load_checkpoint
+    from nmtprune.model.masks import apply_masks, load_masks
+    from nmtprune.model.seq2seq import build_model
+    from nmtprune.study.execute import RUN_KINDS
+    from nmtprune.study.grids import spec
+    out, cfg_file = study
+    cfg = load_config(cfg_file)
+    cfg["scratch"] = {"epochs": 0, "max_steps": 1}           # no training: the run keeps its initial weights
+    base = out / "baseline-seed0"
+    init = build_model(load_checkpoint(base).model.cfg, seed=1234)    # the baseline's own initial weights
+    same = {}
+    for kind in ("scratch", "rewind"):
+        s = {**spec(kind, "magnitude", "class_blind", 0.5, init="uniform" if kind == "scratch" else None,
+                    bleu=False), "seed": 0}
+        (tmp_path / kind).mkdir()
+        RUN_KINDS[kind](s, cfg, out / "prep", base, tmp_path / kind, "cpu", False)
+        start = dict(build_model(init.cfg, seed=1234).named_parameters())
+        ref = build_model(init.cfg, seed=1234)
+        apply_masks(ref, load_masks(tmp_path / kind / "mask.safetensors"))
+        got = load_checkpoint(tmp_path / kind / "trained").model.state_dict()
+        same[kind] = all(torch.equal(got[n], p) for n, p in ref.state_dict().items())
+        assert start                                                   # (the reference built fine)
+    assert same == {"scratch": False, "rewind": True}
+
+
+def test_change_figures_keep_improvements_and_subtract_same_seed_dense(tmp_path, monkeypatch):
+    """Perplexity changes below 0 are drawn (symlog), not clipped to 1e-3; each seed minus its own dense."""
+    from nmtprune.study.figures import classes
+    drawn = {}
+    monkeypatch.setattr(classes, "save", lambda fig, out, name: drawn.setdefault(name, fig) and name)
+    runs = [{"kind": "dense", "seed": 0, "metrics": {"ppl": 10.0}},
+            {"kind": "dense", "seed": 1, "metrics": {"ppl": 20.0}}]
+    for seed, ppl in ((0, 9.0), (1, 19.0)):                  # each one better than its own dense by 1
+        for alloc in ("class_uniform", "class_blind", "class_distribution"):
+            runs.append({"kind": "prune", "criterion": "magnitude", "allocation": alloc, "only_classes": ["softmax"],
+                         "sparsity": 0.5, "retrained": False, "seed": seed,
+                         "metrics": {"ppl": ppl, "classes": {"softmax": {"max_pruned_abs": 0.1}}}})
+    classes.fig_sensitivity(runs, tmp_path, {"sparsity": 0.5})
+    classes.fig_max_pruned(runs, tmp_path, {"sparsities": [0.5]})
+    bars = drawn["fig4_sensitivity.png"].axes[0]
+    assert bars.get_yscale() == "symlog" and [p.get_height() for p in bars.patches][:1] == [-1.0]
+    line = drawn["fig5_max_pruned.png"].axes[0]
+    assert line.get_yscale() == "symlog" and list(line.lines[0].get_ydata()) == [-1.0]

@@ -156,3 +156,30 @@ def test_resume_of_a_run_older_than_a_setting(tmp_path):
     with pytest.raises(NmtpruneError, match="train.batch_multiple is 8 but the run .* used 1"):
         check_resume(tmp_path, new)
     check_resume(tmp_path, {**old, "train": {"lr": 0.1, "batch_multiple": 1}})
+
+
+def test_loss_norm_sentences_scales_the_step_by_tokens_per_sentence(prep_dir, prepared, tmp_path):
+    """One SGD step (no clipping): per-sentence normalisation moves every weight
+    n_tokens / n_sentences times as far as per-token normalisation (Luong / See et al.)."""
+    from nmtprune.checkpoint.load import load_checkpoint
+    from nmtprune.data.batching import collate, make_batches
+    from nmtprune.model.seq2seq import build_model
+    from nmtprune.training.presets import get_preset
+    deltas = {}
+    for norm in ("tokens", "sentences"):
+        cfg = {**TINY_TRAIN, "optimizer": "sgd", "lr": 0.01, "clip": 1e9, "max_steps": 1, "loss_norm": norm}
+        train(prep_dir, tmp_path / norm, "tiny", {**TINY_MODEL, "dropout": 0.0}, cfg, progress=False)
+        ck = load_checkpoint(tmp_path / norm)
+        init = build_model(ck.model.cfg, seed=1234).state_dict()
+        deltas[norm] = {n: p - init[n] for n, p in ck.model.state_dict().items()}
+    train_c = prepared.load("train")
+    batch = collate(train_c, make_batches(train_c, TINY_TRAIN["batch_tokens"], shuffle=True, seed=1235,
+                                          multiple=8)[0])
+    ratio = batch.n_tokens / batch.src.size(0)
+    w = "decoder.out.weight"
+    assert torch.allclose(deltas["sentences"][w], ratio * deltas["tokens"][w], rtol=1e-3, atol=1e-7)
+    paper = get_preset("paper")
+    assert (paper.train.optimizer, paper.train.lr, paper.train.clip, paper.train.loss_norm) == ("sgd", 1.0, 5.0,
+                                                                                            "sentences")
+    assert paper.prepare == {"tokenizer": "word", "vocab_size": 50000}
+    assert get_preset("small").train.loss_norm == "tokens"

@@ -2,7 +2,8 @@
 
 Each policy prunes exactly ``round(sparsity * n)`` weights (overall for
 ``class_blind`` and ``class_distribution``, per class for ``class_uniform``),
-ties broken by position so results are deterministic.
+ties broken by ``scores.tiebreak`` (|w|), then by position, so results are
+deterministic.
 """
 from __future__ import annotations
 
@@ -31,14 +32,15 @@ def _count(names: list[str], scores: Scores) -> int:
 def class_blind(scores: Scores, classes: dict[str, list[str]], sparsity: float) -> Masks:
     """One global threshold over every prunable weight."""
     names = [n for ns in classes.values() for n in ns]
-    return masks_below(_sources(scores, names), round(sparsity * _count(names, scores)))
+    return masks_below(_sources(scores, names), round(sparsity * _count(names, scores)), scores.tiebreak)
 
 
 def class_uniform(scores: Scores, classes: dict[str, list[str]], sparsity: float) -> Masks:
     """The same fraction of every class."""
     masks: Masks = {}
     for names in classes.values():
-        masks.update(masks_below(_sources(scores, names), round(sparsity * _count(names, scores))))
+        masks.update(masks_below(_sources(scores, names), round(sparsity * _count(names, scores)),
+                                 scores.tiebreak))
     return masks
 
 
@@ -73,7 +75,7 @@ def class_distribution(scores: Scores, classes: dict[str, list[str]], sparsity: 
         sigma[cls] = class_std(scores, names) or 1.0
         sources.update(_sources(scores, names, sigma[cls]))
     k = round(sparsity * sum(t.numel() for t, _ in sources.values()))
-    masks = masks_below(sources, k)
+    masks = masks_below(sources, k, scores.tiebreak)
     if not return_lambda:
         return masks
     lam = kth_smallest(list(sources.values()), k)[0] if k else 0.0

@@ -51,20 +51,27 @@ def prune(ckpt, criterion: str, allocation: str, sparsity: float, out, batches: 
                             "pass --data PREPDIR")
     out = ensure_writable_dir(out)
     t0 = time.time()
+    diag: dict = {}
     masks = compute_masks(ck.model, criterion, allocation, sparsity, sd, include_biases, only_classes,
-                          start=ck.masks)
+                          start=ck.masks, diagnostics=diag)
     seconds = time.time() - t0
     if ck.masks is not None:   # pruning a pruned model: what was removed stays removed
         masks = {n: m & ck.masks[n] if n in ck.masks else m for n, m in masks.items()}
     pre = {n: p.detach().clone() for n, p in ck.model.named_parameters() if n in masks}
     apply_masks(ck.model, masks)
     stats = mask_stats(ck.model, masks, include_biases, pre)
+    for cls, share in diag["zero_score_share"].items():
+        stats["classes"][cls]["zero_score_share"] = share
+    if "vocab_coverage" in diag:         # obd/snip: the vocabulary rows the scoring sentences reach
+        stats["vocab_coverage"] = diag["vocab_coverage"]
     settings = {"criterion": criterion, "allocation": allocation, "sparsity": sparsity, "batches": batches,
                 "batch_size": batch_size, "hessian": hessian, "seed": seed, "include_biases": include_biases,
                 "only_classes": only_classes, "source": str(ck.path), "seconds": round(seconds, 3)}
     tokenizers = copy_tokenizers(ck.tokenizer_files, out)
     info = {**{k: v for k, v in ck.info.items() if k in ("src_lang", "tgt_lang", "preset")},
-            "prune": settings, "max_pruned_abs": {c: s["max_pruned_abs"] for c, s in stats["classes"].items()}}
+            "prune": settings, "max_pruned_abs": {c: s["max_pruned_abs"] for c, s in stats["classes"].items()},
+            "zero_score_share": diag["zero_score_share"],
+            **({"vocab_coverage": stats["vocab_coverage"]} if "vocab_coverage" in stats else {})}
     save_masks(masks_path(out / MODEL_FILE), masks)
     save_checkpoint(out / MODEL_FILE, ck.model, tokenizers, ck.prep, info)
     write_json(out / "prune.json", {"settings": settings, "stats": stats})
@@ -76,9 +83,10 @@ def inspect(ckpt, device: str = "cpu", sizes: bool = True) -> dict:
     its dense vs exported (.nmtz, fp32 values) size per class and in total."""
     ck = load_checkpoint(ckpt, device)
     stats = mask_stats(ck.model, ck.masks)
-    mx = ck.info.get("max_pruned_abs", {})
+    mx, zero = ck.info.get("max_pruned_abs", {}), ck.info.get("zero_score_share", {})
     for cls, s in stats["classes"].items():
         s["max_pruned_abs"] = mx.get(cls)
+        s["zero_score_share"] = zero.get(cls)          # of the scores the last prune used; None if unknown
     if sizes:
         es = export_sizes(ck.model, ck.masks)
         for cls, s in stats["classes"].items():
@@ -91,4 +99,6 @@ def inspect(ckpt, device: str = "cpu", sizes: bool = True) -> dict:
     stats["has_mask"] = ck.masks is not None
     if "prune" in ck.info:
         stats["prune"] = ck.info["prune"]
+    if "vocab_coverage" in ck.info:
+        stats["vocab_coverage"] = ck.info["vocab_coverage"]
     return stats

@@ -42,7 +42,8 @@ def prunable_classes(model: Seq2Seq, include_biases: bool = False) -> dict[str, 
 
 def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: float,
                   data: ScoringData | None = None, include_biases: bool = False,
-                  only_classes: list[str] | None = None, start: Masks | None = None) -> Masks:
+                  only_classes: list[str] | None = None, start: Masks | None = None,
+                  diagnostics: dict | None = None) -> Masks:
     """Masks for every prunable parameter (True = keep).
 
     Args:
@@ -54,6 +55,8 @@ def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: flo
             weights it keeps, so what was removed stays removed and the result lands
             exactly on ``sparsity`` (as ``torch.nn.utils.prune``'s ``default_mask``)
             whatever the criterion scores the removed weights.
+        diagnostics: if given, filled with :func:`score_diagnostics` (zero-score share per
+            class; the scoring data's vocabulary coverage).
     """
     choose("criterion", criterion, CRITERIA)
     allocation = allocation_name(allocation)
@@ -68,6 +71,11 @@ def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: flo
             choose("weight class", c, classes)
     names = [n for ns in classes.values() for n in ns]
     scores = CRITERIA[criterion](model, names, data)
+    params = dict(model.named_parameters())
+    scores.tiebreak = {n: params[n].detach() for n in names}      # equal scores: smaller |w| goes first
+    if diagnostics is not None:
+        vocab = {"src": model.cfg.src_vocab, "tgt": model.cfg.tgt_vocab}
+        diagnostics.update(score_diagnostics(scores, classes, data if criterion in NEEDS_DATA else None, vocab))
     if start:
         scores = removed_first(scores, start)
     masks = ALLOCATIONS[allocation](scores, classes, sparsity)
@@ -77,6 +85,21 @@ def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: flo
                 for n in ns:
                     masks[n] = torch.ones_like(masks[n])
     return masks
+
+
+def score_diagnostics(scores: Scores, classes: dict[str, list[str]], data: ScoringData | None,
+                      vocab: dict[str, int]) -> dict:
+    """What the scores rest on: per class, the share of weights scored exactly 0 (OBD and SNIP:
+    no gradient from the scoring data, e.g. embedding rows of tokens the sample lacks), and for
+    data-driven criteria the share of each vocabulary the scoring sentences contain."""
+    zero = {}
+    for cls, names in classes.items():
+        n = sum(scores.tensors[x].numel() for x in names)
+        zero[cls] = sum(int((scores[x] == 0).sum()) for x in names) / n if n else 0.0
+    out: dict = {"zero_score_share": zero}
+    if data is not None and data.corpus is not None:
+        out["vocab_coverage"] = data.vocab_coverage(vocab)
+    return out
 
 
 def removed_first(scores: Scores, start: Masks) -> Scores:
@@ -93,7 +116,7 @@ def removed_first(scores: Scores, start: Masks) -> Scores:
         if n in start and not bool(start[n].all()):
             s = s.masked_fill(~start[n].to(s.device), float("-inf"))
         tensors[n] = s
-    return Scores(tensors, None, spread)
+    return Scores(tensors, None, spread, scores.tiebreak)
 
 
 def snip_masks(model: Seq2Seq, corpus: Corpus, snip: dict, device) -> Masks:

@@ -30,6 +30,9 @@ class Scores:
     fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     # For class_distribution: the tensors whose spread defines sigma_c (See et al.: the weights).
     spread: dict[str, torch.Tensor] | None = None
+    # Second key among equal scores (the weights, by |w|): OBD and SNIP give exactly 0 to every
+    # weight without gradient on the scoring data; position must not decide which of those go.
+    tiebreak: dict[str, torch.Tensor] | None = None
 
     def __getitem__(self, name: str) -> torch.Tensor:
         t = self.tensors[name]
@@ -61,11 +64,26 @@ class ScoringData:
         if self.batches < 1 or self.batch_size < 1:
             raise NmtpruneError(f"--batches and --batch-size must be >= 1, got {self.batches}, "
                                 f"{self.batch_size}")
-        order = np.random.default_rng(self.seed).permutation(len(self.corpus)).tolist()
-        need = self.batches * self.batch_size
-        order = (order * (need // len(order) + 1))[:need]
+        order = self.sentences()
         for b in range(self.batches):
             yield collate(self.corpus, order[b * self.batch_size:(b + 1) * self.batch_size]).to(self.device)
+
+    def sentences(self) -> list[int]:
+        """Indices of the ``batches * batch_size`` scoring sentences (seeded; repeats past the corpus)."""
+        order = np.random.default_rng(self.seed).permutation(len(self.corpus)).tolist()
+        need = self.batches * self.batch_size
+        return (order * (need // len(order) + 1))[:need]
+
+    def vocab_coverage(self, vocab: dict[str, int]) -> dict:
+        """Share of each side's vocabulary (``{"src": V_src, "tgt": V_tgt}``) that occurs in the
+        scoring sentences: the embedding and softmax rows the scores can see."""
+        idx = sorted(set(self.sentences()))
+        out: dict = {"sentences": len(idx)}
+        for side in ("src", "tgt"):
+            seqs = getattr(self.corpus, side)
+            seen = np.unique(np.concatenate([np.asarray(seqs[i]) for i in idx])) if idx else []
+            out[side] = round(len(seen) / vocab[side], 4)
+        return out
 
 
 def magnitude(model: Seq2Seq, names: list[str], data: ScoringData) -> Scores:

@@ -5,8 +5,12 @@ top-k's it: two to three extra copies of the model. Here a strided sample
 brackets the k-th value, one chunked pass counts what lies below the bracket and
 gathers the few values inside it, and only those are sorted. Working memory is
 one chunk plus the bracket (well under 1% of the scores on a 200M model).
-Ties at the threshold are broken by position (tensor order, then flat index),
-so the number pruned is exactly k and the result is deterministic.
+Ties at the threshold are broken by a second score when one is given (|w| for
+every criterion: OBD and SNIP score 0 for every weight the scoring data gives no
+gradient, e.g. embedding rows of unseen tokens): a second selection runs among
+the tied values only. Only values tied on both fall back to position (tensor
+order, then flat index), so the number pruned is exactly k and the result is
+deterministic.
 """
 from __future__ import annotations
 
@@ -76,6 +80,11 @@ def kth_smallest(sources: list[Source], k: int) -> tuple[float, int]:
         sources: (tensor, fn) pairs; scores are ``fn(tensor)`` (or the tensor itself).
         k: how many to prune, 1 <= k <= total.
     """
+    return _kth(sources, k)[:2]
+
+
+def _kth(sources: list[Source], k: int) -> tuple[float, int, int]:
+    """:func:`kth_smallest` plus how many scores equal the threshold (known from its passes)."""
     total = sum(t.numel() for t, _ in sources)
     assert 1 <= k <= total
     # About 1/64 of the scores (at most 1M, at least 64k): the bracket stays narrow, and
@@ -94,14 +103,14 @@ def kth_smallest(sources: list[Source], k: int) -> tuple[float, int]:
     for _ in range(3):
         lt_lo, eq_lo, le_hi, eq_hi, inside = _count_and_gather(sources, lo, hi, expect)
         if lt_lo < k <= lt_lo + eq_lo:
-            return lo, k - lt_lo
+            return lo, k - lt_lo, eq_lo
         if lo != hi and lt_lo + eq_lo < k <= le_hi:
             below = lt_lo + eq_lo
             if k <= le_hi - eq_hi:              # inside the open interval
                 vals = torch.sort(inside).values
                 v = float(vals[k - below - 1])
-                return v, k - below - int((vals < v).sum())
-            return hi, k - (le_hi - eq_hi)
+                return v, k - below - int((vals < v).sum()), int((vals == v).sum())
+            return hi, k - (le_hi - eq_hi), eq_hi
         # The sample missed (heavy ties or bad luck): widen to everything on the k side.
         if k <= lt_lo:
             lo, hi, expect = -math.inf, lo, lt_lo
@@ -110,23 +119,55 @@ def kth_smallest(sources: list[Source], k: int) -> tuple[float, int]:
     raise RuntimeError("selection did not converge")  # unreachable: the last pass spans all values
 
 
-def masks_below(sources: dict[str, Source], k: int) -> dict[str, torch.Tensor]:
-    """Boolean keep-masks pruning exactly the ``k`` smallest scores (ties by position)."""
+def _tied(sources: dict[str, Source], tiebreak: dict[str, torch.Tensor], thr: float, n: int) -> torch.Tensor:
+    """|tiebreak| of the ``n`` values whose score equals ``thr``, in source order (1-D): one
+    pass into one buffer of the tied values only, never a copy of the model."""
+    out, pos = torch.empty(n), 0
+    for name, (t, fn) in sources.items():
+        flat, tb = t.reshape(-1), tiebreak[name].reshape(-1)
+        for start in range(0, flat.numel(), CHUNK):
+            c = flat[start:start + CHUNK]
+            sel = tb[start:start + CHUNK][(fn(c) if fn is not None else c) == thr].abs()
+            out[pos:pos + sel.numel()] = sel
+            pos += sel.numel()
+    return out
+
+
+def masks_below(sources: dict[str, Source], k: int,
+                tiebreak: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Boolean keep-masks pruning exactly the ``k`` smallest scores.
+
+    Args:
+        sources: name -> (tensor, fn): the scores, as in :func:`kth_smallest`.
+        k: how many to prune.
+        tiebreak: name -> tensor of the same shape (the weights): among the scores tied at the
+            threshold the smallest ``|tiebreak|`` are pruned first; position decides only
+            between values tied on both (and always when ``tiebreak`` is None).
+    """
     if k <= 0:
         return {n: torch.ones(t.shape, dtype=torch.bool, device=t.device) for n, (t, _) in sources.items()}
-    thr, ties = kth_smallest(list(sources.values()), k)
+    thr, ties, n_eq = _kth(list(sources.values()), k)
+    thr2 = None                      # second key: prune tied scores with |tiebreak| < thr2, then ties2 at it
+    if tiebreak is not None and ties < n_eq:     # only some of the tied values go: choose by |w|
+        thr2, ties = kth_smallest([(_tied(sources, tiebreak, thr, n_eq), None)], ties)
     masks = {}
     for name, (t, fn) in sources.items():
         keep = torch.empty(t.numel(), dtype=torch.bool, device=t.device)
         flat = t.reshape(-1)
+        tb = tiebreak[name].reshape(-1) if thr2 is not None else None
         for start in range(0, flat.numel(), CHUNK):
             c = flat[start:start + CHUNK]
             s = fn(c) if fn is not None else c
             kc = keep[start:start + CHUNK]
             torch.gt(s, thr, out=kc)
-            if ties > 0:
-                # Scores equal to the threshold: prune the first ``ties`` in position order, keep the rest.
+            if ties > 0 or thr2 is not None:
                 eq = (s == thr).nonzero().squeeze(1)
+                if thr2 is not None:
+                    # Tied scores: keep |w| > thr2, prune |w| < thr2; the next rule handles |w| == thr2.
+                    w = tb[start:start + CHUNK][eq].abs()
+                    kc[eq[w > thr2]] = True
+                    eq = eq[w == thr2]
+                # Tied on every key: prune the first ``ties`` in position order, keep the rest.
                 kc[eq[ties:]] = True
                 ties = max(0, ties - eq.numel())
             else:

@@ -2,7 +2,7 @@
 
 ``experiments`` (the registry: each experiment's grid, defaults and figure),
 ``grids`` (the planners), ``config`` (the study YAML, validated), ``plan``
-(every run, deduplicated), ``execute`` (run kinds: dense, prune, scratch,
+(every run, deduplicated), ``execute`` (run kinds: dense, prune, scratch, rewind,
 SNIP training), ``store`` (SQLite, one row per run), ``attention`` (alignment
 data for its figure), ``runner`` (``nmtprune study``), ``figures`` (one
 module per kind of figure), ``report`` (``report.md`` and ``report.html``).

@@ -6,6 +6,7 @@ stored ``attention.json``.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from ..decode.search import greedy_search
 from ..fileio import write_json
 from .figures.common import select
 from .figures.sentences import ATTENTION_FILE
+from .store import Store
 
 
 def alignment(path: Path, src_ids: list[int]) -> dict:
@@ -49,8 +51,10 @@ def collect_attention(study: Path, runs: list[dict], s: dict) -> None:
         return
     models = [("dense", study / "baseline-seed0"), (f"{s['sparsity']:.0%} pruned + retrained", retrained)]
     prep = Prepared(study / "prep")
-    split = prep.load("test_2016_flickr" if "test_2016_flickr" in prep.splits else prep.cfg.valid_split)
-    src_ids = split.src[s["sentence"]].tolist()
-    data = {"settings": {"sparsity": s["sparsity"], "sentence": s["sentence"]},
+    # The split every run is evaluated on (the study's evaluation.split), named in the figure.
+    split = json.loads(Store(study / "study.db", create=False).get_meta("config") or "{}").get(
+        "evaluation", {}).get("split") or prep.cfg.valid_split
+    src_ids = prep.load(split).src[s["sentence"]].tolist()
+    data = {"settings": {"sparsity": s["sparsity"], "sentence": s["sentence"]}, "split": split,
             "models": [{"label": label, **alignment(path, src_ids)} for label, path in models]}
     write_json(study / ATTENTION_FILE, data)

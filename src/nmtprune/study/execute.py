@@ -1,9 +1,12 @@
 """Running one planned run of the study: a registry of run kinds, each a function.
 
 ``dense`` evaluates the baseline, ``prune`` prunes it (and retrains when the
-spec says so), ``scratch`` trains from scratch with a class-blind mask found on
-the baseline, ``snip_train`` SNIP-prunes at initialisation and trains. Every
-kind returns the run's metrics (sparsity per class, perplexity, BLEU when asked).
+spec says so), ``scratch`` trains from a fresh initialisation (its own seed)
+with a mask found on the baseline, ``rewind`` trains with that mask from the
+baseline's own initial weights (Frankle & Carbin's lottery ticket),
+``snip_train`` SNIP-prunes at initialisation and trains. Every kind returns the
+run's metrics (sparsity per class, perplexity, BLEU when asked; optimizer
+steps for the kinds that train).
 """
 from __future__ import annotations
 
@@ -32,14 +35,14 @@ def evaluate_run(ckpt_dir: Path, cfg: dict, spec: dict, device: str) -> dict:
     ev = cfg["evaluation"]
     ck = load_checkpoint(ckpt_dir, device)
     metrics = inspect(ckpt_dir, sizes=False)
-    metrics = {"sparsity": metrics["sparsity"], "classes": metrics["classes"]}
+    metrics = {"sparsity": metrics["sparsity"], "classes": metrics["classes"],
+               **{k: metrics[k] for k in ("vocab_coverage",) if k in metrics}}
     if spec["bleu"]:
         check_decoding(ev["beam"], 0)
         r = evaluate_checkpoint(ck, ev["split"], None, ev["beam"], ev["batch_size"], resolve_device(device),
-                                out_dir=str(ckpt_dir))
-        hyps = Path(r["hypotheses"]).read_text(encoding="utf-8").splitlines()
+                                out_dir=str(ckpt_dir), return_hyps=True)
         refs = Prepared(ck.prep).load(ev["split"]).raw_tgt
-        sb = sentence_bleu(hyps, refs)
+        sb = sentence_bleu(r["hyps"], refs)
         write_json(ckpt_dir / "sentence_bleu.json", sb)
         metrics.update({k: r[k] for k in ("ppl", "bleu", "chrf", "signature", "sentences")})
     else:
@@ -62,6 +65,11 @@ def baseline_steps(baseline: Path) -> int:
     return summary["steps"]
 
 
+# Seeds of the dense baseline (initial weights, batch order, dropout) and of re-initialised
+# sparse-from-scratch runs: distinct, so "from scratch" never starts from the baseline's weights.
+BASELINE_SEED, SCRATCH_SEED = 1234, 4321
+
+
 def _train_settings(cfg: dict, seed: int, baseline: Path) -> tuple[str, dict, dict]:
     """Preset, model and train settings of a from-scratch training run (baseline + ``scratch``).
 
@@ -70,7 +78,7 @@ def _train_settings(cfg: dict, seed: int, baseline: Path) -> tuple[str, dict, di
     stopping is off so it cannot end sooner, and the best checkpoint is still the one kept.
     """
     b = cfg["baseline"]
-    train = {**b.get("train", {}), **cfg["scratch"], "seed": 1234 + seed}
+    train = {**b.get("train", {}), **cfg["scratch"], "seed": seed}
     if "max_steps" not in cfg["scratch"]:
         train.update(max_steps=baseline_steps(baseline), early_stop=0)
     return b.get("preset", "small"), b.get("model", {}), train
@@ -97,7 +105,13 @@ def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, d
     else:                                  # the study's retraining is a recovery recipe from the dense model
         model = _recipe(recipe, spec, cfg, baseline, rundir / "recipe", device, progress)
     return {**evaluate_run(model, cfg, spec, device), "recipe": recipe, "budget": retrain_budget(cfg),
-            "model_dir": str(model.relative_to(rundir))}
+            "model_dir": str(model.relative_to(rundir)), **_steps(model)}
+
+
+def _steps(model: Path) -> dict:
+    """The optimizer steps the run that made ``model`` took (for the captions' budgets)."""
+    summary = model / "summary.json"
+    return {"steps": read_json(summary)["steps"]} if summary.is_file() else {}
 
 
 def retrain_budget(cfg: dict) -> str:
@@ -110,12 +124,12 @@ def retrain_budget(cfg: dict) -> str:
 def _retrain_settings(cfg: dict, seed: int) -> dict:
     """The study's retraining train settings (recipe-level keys taken out)."""
     return {k: v for k, v in cfg["retrain"].items() if k not in ("recipe", "schedule", "rounds")} | \
-        {"seed": 1234 + seed}
+        {"seed": BASELINE_SEED + seed}
 
 
 def _recipe(name: str, spec: dict, cfg: dict, baseline: Path, out: Path, device: str, progress: bool) -> Path:
     sc = cfg["scoring"]
-    settings = {**cfg["retrain"], "seed": 1234 + spec["seed"]}
+    settings = {**cfg["retrain"], "seed": BASELINE_SEED + spec["seed"]}
     with console_muted():
         return RECIPES[choose("recipe", name, RECIPES)](
             baseline, out, spec["sparsity"], spec["criterion"], spec["allocation"], settings,
@@ -126,20 +140,36 @@ def run_recipe(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, 
                progress: bool) -> dict:
     """A recovery recipe (``spec["recipe"]``) at the study's retraining budget."""
     model = _recipe(spec["recipe"], spec, cfg, baseline, rundir, device, progress)
-    return {**evaluate_run(model, cfg, spec, device), "recipe": spec["recipe"], "budget": retrain_budget(cfg)}
+    return {**evaluate_run(model, cfg, spec, device), "recipe": spec["recipe"], "budget": retrain_budget(cfg),
+            **_steps(model)}
 
 
-def run_scratch(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
-                progress: bool) -> dict:
-    sc, seed = cfg["scoring"], spec["seed"]
+def _train_masked(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool,
+                  seed: int, init: str | None) -> dict:
+    """Train with the mask ``spec`` finds on the trained baseline, from ``seed``'s initial weights."""
+    sc = cfg["scoring"]
     ck = load_checkpoint(baseline, device)
-    data = scoring_data(ck, None, sc["batches"], sc["batch_size"], "fisher", seed, device)
+    data = scoring_data(ck, None, sc["batches"], sc["batch_size"], "fisher", spec["seed"], device)
     masks = compute_masks(ck.model, spec["criterion"], spec["allocation"], spec["sparsity"], data)
     save_masks(rundir / "mask.safetensors", masks)
     with console_muted():
         summary = train(prep, rundir / "trained", *_train_settings(cfg, seed, baseline),
-                        mask=str(rundir / "mask.safetensors"), init=spec["init"], device=device, progress=progress)
+                        mask=str(rundir / "mask.safetensors"), init=init, device=device, progress=progress)
     return {**evaluate_run(rundir / "trained", cfg, spec, device), "steps": summary["steps"]}
+
+
+def run_scratch(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
+                progress: bool) -> dict:
+    """Sparse from scratch, re-initialised (See et al.): its own seed and ``spec["init"]``."""
+    return _train_masked(spec, cfg, prep, baseline, rundir, device, progress, SCRATCH_SEED + spec["seed"],
+                         spec["init"])
+
+
+def run_rewind(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
+               progress: bool) -> dict:
+    """Rewind to the original init (Frankle & Carbin): the baseline's seed and init scheme, so the
+    kept weights start exactly where the dense baseline's started."""
+    return _train_masked(spec, cfg, prep, baseline, rundir, device, progress, BASELINE_SEED + spec["seed"], None)
 
 
 def run_snip_train(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
@@ -147,8 +177,8 @@ def run_snip_train(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Pa
     snip = {"sparsity": spec["sparsity"], "batches": spec["snip_batches"], "batch_size": cfg["scoring"]["batch_size"],
             "seed": spec["seed"]}
     with console_muted():
-        summary = train(prep, rundir / "trained", *_train_settings(cfg, spec["seed"], baseline), init=spec["init"],
-                        snip=snip, device=device, progress=progress)
+        summary = train(prep, rundir / "trained", *_train_settings(cfg, BASELINE_SEED + spec["seed"], baseline),
+                        init=spec["init"], snip=snip, device=device, progress=progress)
     return {**evaluate_run(rundir / "trained", cfg, spec, device), "steps": summary["steps"]}
 
 
@@ -157,6 +187,7 @@ RUN_KINDS: dict[str, Callable[..., dict]] = {
     "dense": run_dense,
     "prune": run_prune,
     "scratch": run_scratch,
+    "rewind": run_rewind,
     "snip_train": run_snip_train,
     "recipe": run_recipe,
 }

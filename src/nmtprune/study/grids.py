@@ -42,8 +42,9 @@ def plan_retrain(s):
     runs = []
     for x in s["sparsities"]:
         runs += [spec("prune", "magnitude", "class_blind", x), spec("prune", "magnitude", "class_blind", x, True),
-                 spec("prune", "random", "class_blind", x, True), spec("scratch", "magnitude", "class_blind", x,
-                                                                       init=s["init"])]
+                 spec("prune", "random", "class_blind", x, True),
+                 spec("scratch", "magnitude", "class_blind", x, init=s["init"]),   # re-initialised (See et al.)
+                 spec("rewind", "magnitude", "class_blind", x)]                     # original init (lottery ticket)
     return runs
 
 

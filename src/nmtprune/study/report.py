@@ -26,7 +26,9 @@ def _fmt(vals: list[float], digits: int = 2) -> str:
 
 def _method(r) -> str:
     if r["kind"] == "scratch":
-        return f"sparse from scratch ({r['init']})"
+        return f"sparse from scratch ({r['init']}, re-initialised)"
+    if r["kind"] == "rewind":
+        return "rewind to original init (lottery ticket)"
     if r["kind"] == "snip_train":
         return f"SNIP training ({r['init']}, {r['snip_batches']} batches)"
     label = LABELS.get((r["criterion"], r["allocation"]), f"{r['criterion']}/{r['allocation']}")
@@ -44,6 +46,25 @@ def results_table(runs) -> list[list[str]]:
         rows.append([m, f"{x:.1%}", _fmt([v["bleu"] for v in ms]), _fmt([v["chrf"] for v in ms]),
                      _fmt([v["ppl"] for v in ms])])
     return rows
+
+
+def scoring_table(runs) -> tuple[list[str], list[list[str]]]:
+    """Per data-driven criterion (whole-model, class-blind runs): the share of weights scored
+    exactly 0 in each class (no gradient from the scoring sentences) and the vocabulary coverage."""
+    classes: list[str] = []
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        if r["kind"] == "prune" and r["criterion"] in ("obd", "snip") and not r["only_classes"]:
+            groups.setdefault(r["criterion"], []).append(r["metrics"])
+            classes += [c for c in r["metrics"]["classes"] if c not in classes]
+    rows = []
+    for crit, ms in sorted(groups.items()):
+        zero = [_fmt([100 * m["classes"][c]["zero_score_share"] for m in ms
+                      if m["classes"].get(c, {}).get("zero_score_share") is not None], 1) for c in classes]
+        cov = [m["vocab_coverage"] for m in ms if "vocab_coverage" in m]
+        rows.append([crit.upper()] + zero + [_fmt([100 * c["src"] for c in cov], 1),
+                                             _fmt([100 * c["tgt"] for c in cov], 1)])
+    return ["criterion"] + [f"{c} zero %" for c in classes] + ["src vocab seen %", "tgt vocab seen %"], rows
 
 
 def _md_table(head, rows) -> str:
@@ -85,6 +106,8 @@ def write_report(study: str | Path) -> Path:
           f"Dense baseline: BLEU {_fmt([r['metrics']['bleu'] for r in dense if 'bleu' in r['metrics']])}, "
           f"chrF {_fmt([r['metrics']['chrf'] for r in dense if 'chrf' in r['metrics']])}, "
           f"perplexity {_fmt([r['metrics']['ppl'] for r in dense])}.\n",
+          "Perplexity throughout is per target subword piece (EOS included), so it is not comparable with "
+          "See et al.'s per-word perplexities.\n",
           f"sacreBLEU signature: `{sig}`\n",
           f"Versions: nmtprune {__version__}, torch {torch.__version__}, sacrebleu {sacrebleu.__version__}, "
           f"Python {platform.python_version()}; device: {platform.processor() or platform.machine()} "
@@ -93,7 +116,17 @@ def write_report(study: str | Path) -> Path:
     for name, file, caption in figs:
         md.append(f"## {name.replace('_', ' ').capitalize()}\n\n![{name}](figures/{file})\n\n{caption}\n")
     md.append("## BLEU, chrF and perplexity per method and sparsity\n")
+    md.append(f"BLEU: sacreBLEU `{sig}`; perplexity per target subword piece.\n")
     md.append(_md_table(["method", "sparsity", "BLEU", "chrF", "ppl"], results_table(runs)) + "\n")
+    head, rows = scoring_table(runs)
+    if rows:
+        sc = cfg.get("scoring", {})
+        md.append("## Scoring data of OBD and SNIP\n\n"
+                  f"{sc.get('batches')} batches x {sc.get('batch_size')} training sentences. A weight that gets "
+                  "no gradient from them (the embedding row of a token they lack, the PAD row) scores exactly "
+                  "0; those go first, smallest |w| first among them (never by position). Share of weights "
+                  "scored 0 per class, and share of each vocabulary the sentences contain:\n")
+        md.append(_md_table(head, rows) + "\n")
     failed = store.runs("failed")
     if failed:
         md.append("## Failed runs\n\n" + "\n".join(f"- `{r['id']}` ({r['experiment']}): "

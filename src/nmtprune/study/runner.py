@@ -26,9 +26,10 @@ from ..errors import NmtpruneError
 from ..fileio import ensure_writable_dir, read_json, write_json
 from ..prune.compute import prunable_classes
 from ..runtime import tune_allocator
+from ..training.presets import get_preset
 from ..training.run import train
 from .config import context_hash, load_config
-from .execute import execute
+from .execute import BASELINE_SEED, execute
 from .experiments import EXPERIMENTS
 from .plan import plan
 from .report import write_report
@@ -48,7 +49,7 @@ def _baseline(cfg: dict, prep: Path, out: Path, seed: int, device: str, progress
     resume = (rundir / "state.pt").is_file()
     if not resume and rundir.exists():
         shutil.rmtree(rundir)
-    train(prep, rundir, b.get("preset", "small"), b.get("model", {}), {**b.get("train", {}), "seed": 1234 + seed},
+    train(prep, rundir, b.get("preset", "small"), b.get("model", {}), {**b.get("train", {}), "seed": BASELINE_SEED + seed},
           resume=resume, device=device, progress=progress)
     return rundir
 
@@ -115,7 +116,9 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
                                 "unless the config names a baseline.checkpoint")
         prep = out / "prep"
         if not (prep / "prep.json").is_file():
-            settings = {"src": cfg["src"], "tgt": cfg["tgt"], **cfg["prepare"]}
+            # The baseline preset's own prepare settings (paper: word level, 50k), then the config's.
+            preset = get_preset(cfg["baseline"].get("preset", "small")).prepare
+            settings = {"src": cfg["src"], "tgt": cfg["tgt"], **preset, **cfg["prepare"]}
             prepare(prep, from_dict(PrepareConfig, settings, "prepare settings"), data)
         stages["prepare"] = stages.get("prepare", 0) + time.time() - t0
         t0 = time.time()

@@ -7,6 +7,7 @@ from ..errors import NmtpruneError, choose
 
 PRECISIONS = ("fp32", "bf16")
 OPTIMIZERS = ("adam", "sgd")
+LOSS_NORMS = ("tokens", "sentences")
 
 
 @dataclass
@@ -34,6 +35,10 @@ class TrainConfig:
     # weights, optimizer and loss; ~1.5x the fp32 step rate on CPUs with AVX512-BF16/AMX.
     # Validation perplexity is always computed in fp32.
     precision: str = "fp32"
+    # How a batch's summed loss is normalised: per target token (the default), or per sentence
+    # (summed over each sentence's tokens, averaged over sentences: Luong et al. 2015 and See et
+    # al. 2016, whose SGD lr 1.0 and clip 5 assume gradients of that scale).
+    loss_norm: str = "tokens"
     # Explicit learning rate per epoch (epoch e uses lr_epochs[min(e, len) - 1]); replaces the
     # plateau/SGD decay. ``retrain --schedule finetune|rewind`` fills it from the dense run's log.
     lr_epochs: list = field(default_factory=list)
@@ -55,6 +60,7 @@ class TrainConfig:
         choose("optimizer", self.optimizer, OPTIMIZERS)
         choose("nan policy", self.nan_policy, ("stop", "skip"))
         choose("precision", self.precision, PRECISIONS)
+        choose("loss_norm", self.loss_norm, LOSS_NORMS)
         if self.lr <= 0 or self.batch_tokens < 1 or self.epochs < 0 or self.batch_multiple < 1:
             raise NmtpruneError("train: lr, batch_tokens, batch_multiple must be positive and epochs >= 0")
         if not 0 <= self.label_smoothing < 1:

@@ -119,10 +119,11 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
             batch = collate(train, idx).to(device)
             with autocast:
                 loss, _ = loss_fn(batch, cfg.label_smoothing)
-            # One collective per step: global token count, loss, non-finite flag, wall-clock stop.
-            n_tok, loss_val, bad, late = all_sum(
-                [batch.n_tokens * weight, float(loss.detach()) * weight, float(not torch.isfinite(loss)),
-                 float(time.time() - start > budget)], device)
+            # One collective per step: global token and sentence counts, loss, non-finite flag,
+            # wall-clock stop.
+            n_tok, n_sent, loss_val, bad, late = all_sum(
+                [batch.n_tokens * weight, batch.src.size(0) * weight, float(loss.detach()) * weight,
+                 float(not torch.isfinite(loss)), float(time.time() - start > budget)], device)
             opt.zero_grad(set_to_none=True)
             if bad:
                 if cfg.nan_policy == "stop":
@@ -130,8 +131,8 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
                                         f"stopped, last good checkpoint kept in {rundir}")
                 prog["nan_skipped"] += 1
             else:
-                # DDP averages gradients over ranks, so scale by ranks / global tokens.
-                (loss * (weight * world()[1] / n_tok)).backward()
+                # DDP averages gradients over ranks, so scale by ranks / global tokens (or sentences).
+                (loss * (weight * world()[1] / (n_sent if cfg.loss_norm == "sentences" else n_tok))).backward()
                 if masks is not None:
                     mask_grads(model, masks)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)

@@ -14,6 +14,9 @@ from .config import TrainConfig
 class Preset:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # Settings of ``nmtprune prepare`` the preset was designed for (a study preparing its data
+    # for this preset starts from them; its own ``prepare`` settings override).
+    prepare: dict = field(default_factory=dict)
 
 
 PRESETS: dict[str, Preset] = {
@@ -27,17 +30,21 @@ PRESETS: dict[str, Preset] = {
     "small": Preset(ModelConfig(emb_dim=256, enc_hidden=256, enc_layers=2, dec_hidden=256, dec_layers=2,
                                 dropout=0.3),
                     TrainConfig(epochs=30, batch_tokens=4096, lr=2e-3, label_smoothing=0.1, early_stop=4)),
-    # See, Luong & Manning 2016: 4 x 1000 LSTMs, 1000-d embeddings (50k vocab from prepare).
+    # See, Luong & Manning 2016: 4 x 1000 LSTMs, 1000-d embeddings, a word-level 50k vocabulary
+    # per side; SGD at lr 1.0 with gradients clipped at norm 5 on the loss summed per sentence and
+    # averaged over the batch's sentences (as Luong et al.), halved every epoch after the 8th.
     "paper": Preset(ModelConfig(emb_dim=1000, enc_hidden=1000, enc_layers=4, bidirectional=False,
                                 dec_hidden=1000, dec_layers=4, dropout=0.2),
-                    TrainConfig(optimizer="sgd", lr=1.0, epochs=12, batch_tokens=8192, sgd_decay_start=8)),
+                    TrainConfig(optimizer="sgd", lr=1.0, clip=5.0, loss_norm="sentences", epochs=12,
+                                batch_tokens=8192, sgd_decay_start=8),
+                    prepare={"tokenizer": "word", "vocab_size": 50000}),
 }
 
 
 def get_preset(name: str) -> Preset:
     choose("preset", name, PRESETS)
     p = PRESETS[name]
-    return Preset(dataclasses.replace(p.model), dataclasses.replace(p.train))
+    return Preset(dataclasses.replace(p.model), dataclasses.replace(p.train), dict(p.prepare))
 
 
 def configs(preset: str, model_overrides: dict | None,

@@ -18,7 +18,7 @@ _RESUMABLE = {"epochs", "max_minutes", "max_steps"}
 # Settings added since a run may have started: the value such a run used (set it to resume).
 _LEGACY = {"batch_multiple": 1, "lr_epochs": [], "prune_to": 0.0, "prune_start": 0.0, "prune_end": 0.5,
            "prune_every": 0, "prune_criterion": "magnitude", "prune_allocation": "class_blind",
-           "distill_weight": 0.5, "distill_temperature": 1.0}
+           "distill_weight": 0.5, "distill_temperature": 1.0, "loss_norm": "tokens"}
 
 
 def check_resume(rundir: Path, run_cfg: dict) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ...model.masks import load_masks
-from .common import LABELS, dense_value, plt, save, select
+from .common import LABELS, dense_by_seed, plt, save, select, signed_log_axis
 
 ENC_MATRIX, DEC_MATRIX = "encoder.lstm.weight_hh_l0", "decoder.layers.0.weight_hh"
 
@@ -44,7 +44,7 @@ def fig_class_share(runs, out, s):
 
 
 def fig_sensitivity(runs, out, s):
-    dense = dense_value(runs, "ppl")
+    dense = dense_by_seed(runs, "ppl")
     groups = {}
     for label, crit, alloc in (("90% of the class (class-uniform)", "magnitude", "class_uniform"),
                                ("global class-blind threshold", "magnitude", "class_blind"),
@@ -53,44 +53,48 @@ def fig_sensitivity(runs, out, s):
         vals = {}
         for r in runs:
             if (r["kind"] == "prune" and r["criterion"] == crit and r["allocation"] == alloc and r["only_classes"]
-                    and r["sparsity"] == s["sparsity"] and not r["retrained"] and "ppl" in r["metrics"]):
-                vals.setdefault(r["only_classes"][0], []).append(r["metrics"]["ppl"] - dense)
+                    and r["sparsity"] == s["sparsity"] and not r["retrained"] and "ppl" in r["metrics"]
+                    and r["seed"] in dense):
+                vals.setdefault(r["only_classes"][0], []).append(r["metrics"]["ppl"] - dense[r["seed"]])
         groups[label] = {c: float(np.mean(v)) for c, v in vals.items()}
     fig, ax = plt.subplots(figsize=(9, 4))
     classes = sorted({c for g in groups.values() for c in g})
     w = 0.8 / len(groups)
     for i, (label, v) in enumerate(groups.items()):
-        ax.bar(np.arange(len(classes)) + i * w, [max(v.get(c, 0), 1e-3) for c in classes], w, label=label)
-    ax.set_yscale("log")
+        ax.bar(np.arange(len(classes)) + i * w, [v.get(c, 0.0) for c in classes], w, label=label)
+    signed_log_axis(ax)
     ax.set_xticks(np.arange(len(classes)) + w * 1.5)
     ax.set_xticklabels(classes, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("perplexity change vs dense")
     ax.legend(fontsize=7)
     return save(fig, out, "fig4_sensitivity.png"), (
-        f"Sensitivity: perplexity increase when only one class is pruned at {s['sparsity']:.0%} (of the class, "
-        "or the threshold the whole-model allocation would use), dense perplexity subtracted.")
+        f"Sensitivity: perplexity change when only one class is pruned at {s['sparsity']:.0%} (of the class, "
+        "or the threshold the whole-model allocation would use), minus the dense perplexity of the same seed "
+        "(symmetric log scale: below 0 the pruned model is better). Perplexity is per target subword piece.")
 
 
 def fig_max_pruned(runs, out, s):
-    dense = dense_value(runs, "ppl")
+    dense = dense_by_seed(runs, "ppl")
     fig, ax = plt.subplots(figsize=(6.5, 4))
     by_class: dict[str, list] = {}
     for r in runs:
         if r["kind"] == "prune" and r["allocation"] == "class_uniform" and r["only_classes"] and \
-                r["sparsity"] in s["sparsities"] and r["seed"] == 0 and r["criterion"] == "magnitude":
+                r["sparsity"] in s["sparsities"] and r["seed"] == 0 and r["criterion"] == "magnitude" \
+                and 0 in dense:
             c = r["only_classes"][0]
             mx = r["metrics"]["classes"][c]["max_pruned_abs"]
-            by_class.setdefault(c, []).append((mx, r["metrics"]["ppl"] - dense))
+            by_class.setdefault(c, []).append((mx, r["metrics"]["ppl"] - dense[0]))
     for c, pts in sorted(by_class.items()):
         pts.sort()
-        ax.plot([p[0] for p in pts], [max(p[1], 1e-3) for p in pts], marker="o", label=c)
-    ax.set_yscale("log")
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=c)
+    signed_log_axis(ax)
     ax.set_xlabel("largest |w| removed")
     ax.set_ylabel("perplexity change vs dense")
     ax.legend(fontsize=7)
     return save(fig, out, "fig5_max_pruned.png"), (
         "Perplexity change against the largest weight magnitude removed, pruning one class at a time "
-        f"(class-uniform magnitude at {s['sparsities']}).")
+        f"(class-uniform magnitude at {s['sparsities']}; seed 0, minus seed 0's dense perplexity; symmetric log "
+        "scale: below 0 the pruned model is better).")
 def fig_mask_heatmaps(runs, out, s, study: Path):
     found = []
     for crit in ("magnitude", "obd", "snip"):

@@ -37,9 +37,38 @@ def curve(runs, metric: str, **kw):
     return (np.array(xs), np.array([np.mean(by_x[x]) for x in xs]), np.array([np.std(by_x[x]) for x in xs]))
 
 
+def dense_by_seed(runs, metric: str) -> dict[int, float]:
+    """The dense baseline's ``metric`` per seed: a run's change is taken against its own seed's."""
+    return {r["seed"]: r["metrics"][metric] for r in runs if r["kind"] == "dense" and metric in r["metrics"]}
+
+
+def signed_log_axis(ax) -> None:
+    """A y axis that is logarithmic away from 0 and linear near it (symlog), so improvements
+    (negative changes) show below 0 instead of being clipped."""
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.axhline(0, color="k", lw=0.8)
+
+
 def dense_value(runs, metric: str) -> float | None:
     vals = [r["metrics"][metric] for r in runs if r["kind"] == "dense" and metric in r["metrics"]]
     return float(np.mean(vals)) if vals else None
+
+
+def budget(runs, label: str, **kw) -> str:
+    """``"<label> N optimizer steps"`` (the range over runs) for the runs matching ``kw``; "" if none
+    recorded them (runs stored before steps were)."""
+    steps = sorted({r["metrics"]["steps"] for r in select(runs, **kw) if "steps" in r["metrics"]})
+    if not steps:
+        return ""
+    n = f"{steps[0]:,}" if len(steps) == 1 else f"{steps[0]:,}–{steps[-1]:,}"
+    return f"{label} {n} optimizer steps"
+
+
+def budgets(runs, *parts: tuple[str, dict]) -> str:
+    """A caption sentence stating the training budgets: the dense baseline's and each part's."""
+    said = [b for b in [budget(runs, "dense baseline", kind="dense")] +
+            [budget(runs, label, **kw) for label, kw in parts] if b]
+    return f" Budgets: {'; '.join(said)}." if said else ""
 
 
 def line(ax, x, y, s, label, **kw):

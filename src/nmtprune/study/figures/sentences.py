@@ -52,5 +52,6 @@ def fig_attention(runs, out, s, study: Path):
         ax.set_yticklabels(m["hyp"], fontsize=7)
         ax.set_title(m["label"], fontsize=9)
     return save(fig, out, "fig11_attention.png"), (
-        f"Attention alignments for test sentence {s['sentence']} (each model's own greedy translation): dense vs "
+        f"Attention alignments for sentence {s['sentence']} of `{data.get('split', 'test_2016_flickr')}` "
+        "(each model's own greedy translation): dense vs "
         f"{s['sparsity']:.0%} class-blind pruned and retrained.")

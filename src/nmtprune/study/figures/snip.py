@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import bars, plt, save
+from .common import bars, budgets, plt, save
 
 
 def fig_snip_init(runs, out, s):
@@ -21,7 +21,8 @@ def fig_snip_init(runs, out, s):
     bars(ax, labels, means, stds, "BLEU")
     return save(fig, out, "fig9_snip_init.png"), (
         f"SNIP training at {s['sparsity']:.0%}: masks scored at initialisation ({s['batches']} batch) under each "
-        "initialisation scheme, then trained with the mask fixed.")
+        "initialisation scheme, then trained with the mask fixed."
+        + budgets(runs, ("SNIP training", {"kind": "snip_train", "sparsity": s["sparsity"]})))
 
 
 def fig_snip_batches(runs, out, s):
@@ -40,4 +41,5 @@ def fig_snip_batches(runs, out, s):
     ax.set_ylabel("BLEU")
     return save(fig, out, "fig10_snip_batches.png"), (
         f"SNIP training at {s['sparsity']:.0%} ({s['init']} init): BLEU against the number of batches used to "
-        "score the connections.")
+        "score the connections."
+        + budgets(runs, ("SNIP training", {"kind": "snip_train", "sparsity": s["sparsity"]})))

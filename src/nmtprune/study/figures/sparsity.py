@@ -1,7 +1,7 @@
 """Quality against sparsity: the headline, without and with retraining, extreme sparsity."""
 from __future__ import annotations
 
-from .common import LABELS, bars, curve, dense_value, line, plt, retraining, save, sparsity_panels
+from .common import LABELS, bars, budgets, curve, dense_value, line, plt, retraining, save, sparsity_panels
 
 
 def fig_headline(runs, out, s):
@@ -48,7 +48,9 @@ def fig_retrain(runs, out, s):
           "class-blind, pruned + retrained")
     line(ax, *curve(runs, "bleu", kind="prune", criterion="random", allocation="class_blind", retrained=True),
           "random, pruned + retrained")
-    line(ax, *curve(runs, "bleu", kind="scratch"), f"sparse from scratch (same masks, {s['init']} init)")
+    line(ax, *curve(runs, "bleu", kind="scratch"), f"sparse from scratch (same masks, re-initialised: {s['init']})")
+    line(ax, *curve(runs, "bleu", kind="rewind"), "rewind to the original init (same masks, lottery ticket)",
+         ls="--")
     d = dense_value(runs, "bleu")
     if d is not None:
         ax.axhline(d, color="k", ls="--", lw=1, label="dense")
@@ -56,8 +58,12 @@ def fig_retrain(runs, out, s):
     ax.set_ylabel("BLEU")
     ax.legend(fontsize=8)
     return save(fig, out, "fig2_retrain.png"), (
-        f"Retraining: class-blind pruned only vs pruned and retrained (the study's {retraining(runs)}), random "
-        "pruning with retraining, and training from scratch with the same class-blind masks re-initialised.")
+        f"Retraining: class-blind pruned only vs pruned and retrained (the study's {retraining(runs)}), random pruning "
+        "with retraining; training with the same class-blind masks from a fresh initialisation "
+        f"({s['init']}, its own seed: See et al.'s sparse from scratch) and from the dense baseline's own "
+        "initial weights (rewind to the original init, Frankle & Carbin's lottery ticket)."
+        + budgets(runs, ("sparse from scratch", {"kind": "scratch"}), ("rewind", {"kind": "rewind"}),
+                  ("retraining", {"kind": "prune", "retrained": True})))
 
 
 def fig_extreme(runs, out, s):
