@@ -226,46 +226,6 @@ def test_unknown_recipe_is_a_one_line_error(tmp_path):
         load_config(cfg)
 
 
-def _walk(node, path=""):
-    """Every (dotted key, value) of a nested YAML mapping."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _walk(v, f"{path}.{k}" if path else str(k))
-    else:
-        yield path, node
-
-
-@pytest.mark.parametrize("preset", ["quick", "full"])
-def test_shipped_study_presets_have_no_wall_clock_budget(preset):
-    from importlib import resources
-
-    from nmtprune.training.presets import configs
-    raw = yaml.safe_load((resources.files("nmtprune") / "presets" / f"{preset}.yaml").read_text())
-    assert [k for k, v in _walk(raw) if k.endswith("max_minutes") and v and v > 0] == []
-    cfg = load_config(preset=preset)
-    b = cfg["baseline"]
-    _, t = configs(b["preset"], b["model"], {**b["train"], **cfg["scratch"]})
-    assert t.max_minutes == 0 and (t.epochs > 0 or t.max_steps > 0)   # bounded by epochs/steps only
-
-
-MICRO = {**TINY_STUDY, "baseline": {**TINY_STUDY["baseline"], "train": {"epochs": 1, "max_steps": 8,
-                                                                       "batch_tokens": 1500}},
-         "scratch": {"batch_tokens": 1500}, "experiments": {"retrain": {"sparsities": [0.9]}}}
-
-
-def test_micro_study_twice_gives_identical_numbers_and_matched_budgets(raw_dir, tmp_path):
-    cfg = tmp_path / "micro.yaml"
-    cfg.write_text(yaml.safe_dump(MICRO))
-    got = []
-    for name in ("a", "b"):
-        run_study(str(raw_dir), str(tmp_path / name), str(cfg), progress=False)
-        rows = sqlite3.connect(tmp_path / name / "study.db").execute(
-            "SELECT id, kind, status, metrics FROM runs ORDER BY id").fetchall()
-        got.append({i: (k, st, json.loads(m)) for i, k, st, m in rows})
-    assert got[0] == got[1] and all(st == "done" for _, st, _ in got[0].values())
-    steps = {k: m["steps"] for k, _, m in got[0].values() if k != "prune"}
-    assert steps == {"dense": 8, "scratch": 8, "rewind": 8}       # matched budgets
-
 
 def test_scratch_is_reinitialised_and_rewind_starts_from_the_baselines_init(study, tmp_path):
     """Item 1: "from scratch" never starts from the dense baseline's weights; "rewind" exactly does."""
