@@ -26,7 +26,7 @@ from ..prune import compute_masks, inspect, prune
 from ..prune.checkpoints import scoring_data
 from ..runtime import resolve_device
 from ..training.logs import console_muted
-from ..training.recipes import RECIPES
+from ..training.recipes import RECIPES, split_settings
 from ..training.run import retrain, train
 
 
@@ -92,15 +92,18 @@ def run_dense(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, d
 def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool) -> dict:
     sc, seed = cfg["scoring"], spec["seed"]
     pruned = rundir / "pruned"
-    prune(baseline, spec["criterion"], spec["allocation"], spec["sparsity"], pruned, sc["batches"],
-          sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"], device=device)
+    recipe = cfg["retrain"].get("recipe", "gradual")       # the best recipe (benchmarks/recovery.py)
+    one_cut = not spec["retrained"] or recipe == "oneshot" or spec["only_classes"]
+    if one_cut:          # a recipe from the dense model needs no one-shot cut (OBD scoring is not cheap)
+        prune(baseline, spec["criterion"], spec["allocation"], spec["sparsity"], pruned, sc["batches"],
+              sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"], device=device)
     if not spec["retrained"]:
         return evaluate_run(pruned, cfg, spec, device)
-    recipe = cfg["retrain"].get("recipe", "gradual")       # the best recipe (benchmarks/recovery.py)
-    if recipe == "oneshot" or spec["only_classes"]:
+    if one_cut:
+        schedule, settings = split_settings(cfg["retrain"])
         with console_muted():
-            retrain(pruned, rundir / "retrained", _retrain_settings(cfg, seed), device=device, progress=progress,
-                    schedule=cfg["retrain"].get("schedule", "restart"))
+            retrain(pruned, rundir / "retrained", {**settings, "seed": BASELINE_SEED + seed}, device=device,
+                    progress=progress, schedule=schedule)
         model = rundir / "retrained"
     else:                                  # the study's retraining is a recovery recipe from the dense model
         model = _recipe(recipe, spec, cfg, baseline, rundir / "recipe", device, progress)
@@ -119,12 +122,6 @@ def retrain_budget(cfg: dict) -> str:
     r = cfg["retrain"]
     steps = f"{r['max_steps']} steps" if r.get("max_steps") else f"{r.get('epochs', 'a third of the preset')} epochs"
     return f"{steps}, {r.get('schedule', 'restart')} learning rates"
-
-
-def _retrain_settings(cfg: dict, seed: int) -> dict:
-    """The study's retraining train settings (recipe-level keys taken out)."""
-    return {k: v for k, v in cfg["retrain"].items() if k not in ("recipe", "schedule", "rounds")} | \
-        {"seed": BASELINE_SEED + seed}
 
 
 def _recipe(name: str, spec: dict, cfg: dict, baseline: Path, out: Path, device: str, progress: bool) -> Path:

@@ -46,9 +46,8 @@ def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criter
     for r, s in enumerate(round_sparsities(prune_to, rounds), 1):
         pruned, retrained = out / f"round{r}" / "pruned", out / f"round{r}" / "retrained"
         if (retrained / "summary.json").is_file():          # a rerun resumes after the finished rounds
-            done.append({"round": r, **read_json(pruned / "prune.json")["stats"],
+            done.append({"round": r, "sparsity": read_json(pruned / "prune.json")["stats"]["sparsity"],
                          "best_valid_ppl": read_json(retrained / "summary.json")["best_valid_ppl"]})
-            done[-1] = {k: done[-1][k] for k in ("round", "sparsity", "best_valid_ppl")}
             src = str(retrained)
             continue
         if retrained.exists():                               # killed mid-round: redo the round

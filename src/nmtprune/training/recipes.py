@@ -20,7 +20,7 @@ from .iterate import iterate
 from .run import retrain
 
 
-def _split(settings: dict) -> tuple[str, dict]:
+def split_settings(settings: dict) -> tuple[str, dict]:
     """(schedule, train settings): the recipe-level keys taken out."""
     rest = dict(settings)
     rest.pop("rounds", None)
@@ -31,7 +31,7 @@ def _split(settings: dict) -> tuple[str, dict]:
 def oneshot(dense: Path, out: Path, sparsity: float, criterion: str, allocation: str, settings: dict,
             **kw) -> Path:
     """See et al.: prune once to the target, then retrain with the mask fixed."""
-    schedule, train = _split(settings)
+    schedule, train = split_settings(settings)
     progress = kw.pop("progress", False)
     prune(dense, criterion, allocation, sparsity, out / "pruned", **kw)
     retrain(out / "pruned", out / "model", train, schedule=schedule, device=kw.get("device", "cpu"),
@@ -42,7 +42,7 @@ def oneshot(dense: Path, out: Path, sparsity: float, criterion: str, allocation:
 def gradual(dense: Path, out: Path, sparsity: float, criterion: str, allocation: str, settings: dict,
             teacher: bool = False, **kw) -> Path:
     """Zhu & Gupta: retrain the dense model while pruning it on a cubic schedule."""
-    schedule, train = _split(settings)
+    schedule, train = split_settings(settings)
     train = {**train, "prune_criterion": criterion, "prune_allocation": allocation.replace("-", "_")}
     retrain(dense, out / "model", train, prune_to=sparsity, schedule=schedule,
             teacher=str(dense) if teacher else None, device=kw.get("device", "cpu"),
@@ -61,7 +61,7 @@ def iterative(dense: Path, out: Path, sparsity: float, criterion: str, allocatio
     """Han et al.: ``rounds`` rounds of pruning a share of the kept weights + retraining,
     the epochs split evenly over the rounds."""
     rounds = int(settings.get("rounds", 3))
-    schedule, train = _split(settings)
+    schedule, train = split_settings(settings)
     epochs = max(1, int(train.pop("epochs", rounds)) // rounds)
     if train.get("max_steps"):
         train["max_steps"] = max(1, train["max_steps"] // rounds)
