@@ -20,10 +20,11 @@ from nmtprune.api import evaluate
 from nmtprune.checkpoint.model_file import resolve
 from nmtprune.checkpoint.export import export
 from nmtprune.prune import inspect, prune
-from results_io import save_result
+from results_io import save_result, tune_process
 
 
 def main() -> None:
+    tune_process()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--beam", type=int, default=5)

@@ -20,10 +20,11 @@ import yaml
 
 from nmtprune.study.store import Store
 from nmtprune.study.runner import run_study
-from results_io import save_result
+from results_io import save_result, tune_process
 
 
 def main() -> None:
+    tune_process()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--out", default="studies/headline")

@@ -21,10 +21,11 @@ from nmtprune.prune import prune
 
 METHODS = [("magnitude", "class_blind"), ("magnitude", "class_uniform"), ("magnitude", "class_distribution"),
            ("random", "class_blind")]
-from results_io import save_result
+from results_io import save_result, tune_process
 
 
 def main() -> None:
+    tune_process()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)   # training's epoch lines
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")

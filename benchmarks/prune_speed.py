@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from results_io import save_result
+from results_io import save_result, tune_process
 
 SIZES = {
     "small": dict(src_vocab=8000, tgt_vocab=8000, emb_dim=256, enc_hidden=256, enc_layers=2, dec_hidden=256,
@@ -94,6 +94,7 @@ def run(size: str, method: str) -> dict:
 
 
 def main() -> None:
+    tune_process()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="small,paper")
     ap.add_argument("--repeat", type=int, default=3)

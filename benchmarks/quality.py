@@ -12,10 +12,11 @@ import json
 from pathlib import Path
 
 from nmtprune.api import evaluate
-from results_io import save_result
+from results_io import save_result, tune_process
 
 
 def main() -> None:
+    tune_process()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run")
     ap.add_argument("--split", default="test_2016_flickr")

@@ -38,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-from results_io import save_result
+from results_io import provenance, relative, save_result
 
 RESULT = Path(__file__).parent / "results" / "recovery.json"
 
@@ -52,9 +52,10 @@ def nmt(args: list[str]) -> str:
 
 
 def recipe_commands(recipe: str, dense: str, prep: str, s: float, epochs: int, out: Path,
-                    precision: str) -> list[list[str]]:
-    """The commands that make the recipe's model in ``out/model``."""
-    p = ["--precision", precision, "--quiet"]
+                    precision: str, seed: int | None = None) -> list[list[str]]:
+    """The commands that make the recipe's model in ``out/model`` (``seed``: of the training
+    command; None leaves the preset's)."""
+    p = ["--precision", precision, "--quiet", *(["--seed", str(seed)] if seed is not None else [])]
     cut = ["prune", dense, "--criterion", "magnitude", "--allocation", "class-blind", "--sparsity", str(s),
            "--out", str(out / "pruned")]
     if recipe == "oneshot-finetune":
@@ -95,14 +96,18 @@ def main() -> None:
     ap.add_argument("--sparsities", type=float, nargs="+", default=[0.8, 0.9, 0.95])
     ap.add_argument("--epochs", type=int, default=10, help="retraining epochs of the retrain recipes")
     ap.add_argument("--work", default="runs/recovery")
+    ap.add_argument("--seed", type=int, help="seed of the retraining (default: the preset's); rows of "
+                    "different seeds are kept side by side for the spread")
     a = ap.parse_args()
     dense = str(Path(a.dense))
     cfg = json.loads((Path(dense) / "config.json").read_text())
     summary = json.loads((Path(dense) / "summary.json").read_text())
     precision = cfg["train"]["precision"]
     old = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
-    rows = [r for r in old.get("rows", []) if r.get("dense_run") == str(Path(dense).resolve())]
-    d = old.get("dense") if old.get("dense", {}).get("run") == str(Path(dense).resolve()) else None
+    dense_id = relative(str(Path(dense).resolve()))
+    rows = [r for r in old.get("rows", []) if relative(r.get("dense_run")) == dense_id]
+    d = old.get("dense") if relative(old.get("dense", {}).get("run")) == dense_id else None
+    earlier = earlier_provenance()
     if d is None:
         test, val = evaluate(dense, "test_2016_flickr"), evaluate(dense, "val")
         d = {"run": str(Path(dense).resolve()), "bleu": test["bleu"], "ppl": test["ppl"],
@@ -113,10 +118,11 @@ def main() -> None:
         for s in a.sparsities:
             epochs = None if recipe == "gradual-scratch" else a.epochs
             if any(r["recipe"] == recipe and r["sparsity"] == s and r.get("retrain_epochs", 10) == epochs
-                   for r in rows):
+                   and r.get("seed") == a.seed for r in rows):
                 continue
             out = Path(a.work) / (f"{recipe}-{s:g}" if epochs in (None, 10) else f"{recipe}-e{epochs}-{s:g}")
-            cmds = recipe_commands(recipe, dense, cfg["prep"], s, a.epochs, out, precision)
+            out = out if a.seed is None else out.with_name(f"{out.name}-seed{a.seed}")
+            cmds = recipe_commands(recipe, dense, cfg["prep"], s, a.epochs, out, precision, a.seed)
             t0 = time.time()
             for c in cmds:
                 nmt(c)
@@ -128,39 +134,29 @@ def main() -> None:
                    "minutes": round(minutes, 2), "command": " && ".join("nmtprune " + shlex.join(c) for c in cmds),
                    "valid_bleu": val["bleu"], "valid_ppl": val["ppl"], "achieved_sparsity": round(insp["sparsity"], 6),
                    "retrain_epochs": epochs, "epochs": rs["epochs"], "steps": rs["steps"],
-                   "dense_run": str(Path(dense).resolve())}
+                   "dense_run": dense_id, "seed": a.seed, "commit": provenance()["commit"]}
             rows.append(row)
             print(f"{recipe:<18} {s:>5.0%}  BLEU {row['bleu']:6.2f}  ppl {row['ppl']:7.2f}  "
                   f"valid BLEU {row['valid_bleu']:6.2f}  {row['minutes']:6.1f} min", file=sys.stderr)
-            _save(d, rows, a)
+            _save(d, rows, earlier)
     _table(d, rows)
-    _save(d, rows, a, final=True)
+    _save(d, rows, earlier, final=True)
 
 
-def provenance() -> dict:
-    """Where the last rows were measured: commit, versions, CPU, command line."""
-    import platform
-    import torch
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() \
-        else platform.processor()
-    return {"commit": commit, "python": platform.python_version(), "torch": torch.__version__, "cpu": cpu,
-            "threads": torch.get_num_threads(), "argv": sys.argv[1:]}
+def earlier_provenance() -> list[dict]:
+    """The provenance of the calls that wrote the rows already in the file (read once, at start)."""
+    old = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    prev = old.get("provenance")
+    prev = prev if isinstance(prev, list) else [prev] if prev else []
+    return old.get("earlier_provenance", []) + prev
 
 
-def _save(d: dict, rows: list[dict], a, final: bool = False) -> None:
-    """Written after every row, so an interrupted benchmark keeps what it measured."""
-    import contextlib
-    import io
-    old = json.loads(RESULT.read_text()).get("provenance", []) if RESULT.is_file() else []
-    runs = (old if isinstance(old, list) else [old]) + ([provenance()] if final else [])
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf) if not final else contextlib.nullcontext():
-        save_result("recovery", {"dense": d, "rows": rows, "evaluation": {"split": "test_2016_flickr", "beam": 5},
-                                 "selection": "recipes are compared on the validation split (valid_bleu)",
-                                 "provenance": runs})
+def _save(d: dict, rows: list[dict], earlier: list[dict], final: bool = False) -> None:
+    """Written after every row, so an interrupted benchmark keeps what it measured. The file's
+    ``provenance`` is this call's (save_result stamps it); each row names the commit it ran on."""
+    save_result("recovery", {"dense": d, "rows": rows, "evaluation": {"split": "test_2016_flickr", "beam": 5},
+                             "selection": "recipes are compared on the validation split (valid_bleu)",
+                             "earlier_provenance": earlier}, quiet=not final)
 
 
 def _table(d: dict, rows: list[dict]) -> None:

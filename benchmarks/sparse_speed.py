@@ -26,7 +26,7 @@ from nmtprune.decode.kernels import Stepper, _dense, _sparse, _time
 from nmtprune.decode.metrics import bleu_chrf
 from nmtprune.prune import inspect, prune
 from nmtprune.decode.translation import translate_lines
-from results_io import save_result
+from results_io import save_result, tune_process
 
 
 def cutover(shapes, rows: int) -> dict:
@@ -48,6 +48,7 @@ def cutover(shapes, rows: int) -> dict:
 
 
 def main() -> None:
+    tune_process()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--sparsity", type=float, default=None,

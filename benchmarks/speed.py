@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from results_io import save_result
+from results_io import save_result, tune_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "multi30k"
@@ -92,6 +92,8 @@ def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
 TRANSLATE = """
 import json, sys, time
 from nmtprune.api import translate
+from nmtprune.runtime import tune_allocator
+tune_allocator()
 from nmtprune.checkpoint.load import load_checkpoint
 from nmtprune.data.prepared import Prepared
 run, prep, beam, kernels, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
@@ -123,6 +125,7 @@ def peer(steps: int) -> dict:
 
 
 def main() -> None:
+    tune_process()
     logging.basicConfig(level=logging.INFO, format="%(message)s")   # training's epoch lines
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)

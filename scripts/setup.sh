@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install nmtprune (editable) with its test extras. Torch is installed first only
 # when missing: 2.13.0 is the CPU build this project is developed on; on a CUDA
-# machine install your own torch (>= 2.1) before running this.
+# machine install your own CUDA build of torch (>= 2.13, the floor CI tests) before running this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

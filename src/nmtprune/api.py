@@ -14,7 +14,7 @@ from .data.prepare import prepare as _prepare
 from .data.prepared import PrepareConfig
 from .decode.evaluate import evaluate_checkpoint
 from .decode.translation import check_decoding, translate_lines
-from .runtime import resolve_device, tune_allocator
+from .runtime import resolve_device
 from .training.run import retrain, train
 
 __all__ = ["prepare", "train", "translate", "evaluate", "retrain"]
@@ -33,7 +33,6 @@ def translate(ckpt: str | Checkpoint, lines: list[str], beam: int = 5, batch_siz
     ``workers``: decoding processes on CPU (0 = one per core; see :mod:`nmtprune.decode.workers`).
     """
     check_decoding(beam, workers)
-    tune_allocator()
     dev = resolve_device(device)
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, dev)
     return translate_lines(ck.model, ck.src_tok, ck.tgt_tok, lines, beam, batch_size, dev,
@@ -49,7 +48,6 @@ def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str 
         ``{"ppl", "bleu", "chrf", "signature", "sentences", "hypotheses", ...}``.
     """
     check_decoding(beam, workers)
-    tune_allocator()
     dev = resolve_device(device)
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, dev)
     return evaluate_checkpoint(ck, split, data, beam, batch_size, dev, out_dir, progress, alpha, kernels, workers)

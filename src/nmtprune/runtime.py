@@ -5,7 +5,9 @@
 allocations (the (tokens x vocab) softmax buffers) with fresh ``mmap`` pages
 and returns them on free, so every training step pays page faults to zero
 ~100 MB again (measured: ~25% of a step's time on the ``small`` model).
-Keeping freed memory in the heap removes that cost.
+Keeping freed memory in the heap removes that cost. It changes the whole process, so
+only applications opt in: the `nmtprune` command line and the benchmark scripts call it;
+`import nmtprune` and the API never do (a library user may call it too).
 """
 from __future__ import annotations
 

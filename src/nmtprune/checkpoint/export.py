@@ -13,6 +13,7 @@ from ..model.classes import weight_class
 from ..model.masks import Masks
 from ..model.seq2seq import Seq2Seq
 from .load import load_checkpoint
+from .model_file import prep_fields
 from .nmtz import VALUES, VERSION, encode_tensor, write_nmtz
 
 
@@ -38,7 +39,7 @@ def export(ckpt, out, values: str = "fp32") -> dict:
     ck = load_checkpoint(ckpt)
     masks = ck.masks or {}
     header = {"format_version": VERSION, "model_config": json.loads(json.dumps(ck.model.cfg.__dict__)),
-              "info": ck.info, "prep": ck.prep, "values": values, "tensors": {}, "tokenizers": {}}
+              "info": ck.info, **prep_fields(ck.prep, Path(out)), "values": values, "tensors": {}, "tokenizers": {}}
     payload = bytearray()
 
     def put(data: bytes) -> list[int]:

@@ -2,7 +2,9 @@
 
 A checkpoint ``X.safetensors`` is a plain state dict (it loads into a plain
 :class:`Seq2Seq`); its metadata holds the model config, the names of the
-tokenizer files (stored next to it) and the prepared data it was trained on.
+tokenizer files (stored next to it) and the prepared data it was trained on, both as an
+absolute path and relative to the checkpoint, so a run moved or copied together with its
+prepared data keeps working (the relative path is tried first).
 A pruned checkpoint has its mask beside it in ``X.masks.safetensors``.
 A run or prune directory stands for its ``model.safetensors``. Load any model
 file (this one or an exported ``.nmtz``) with :func:`nmtprune.checkpoint.load.load_checkpoint`.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +45,37 @@ class Checkpoint:
     info: dict = field(default_factory=dict)
     masks: Masks | None = None
     tokenizer_files: dict = field(default_factory=dict)
+
+    def prepared_dir(self, data: str | None = None, option: str = "--data") -> str:
+        """``data`` if given, else the prepared directory this model was trained on; a one-line
+        error naming ``option`` when neither is there (a run moved without its data)."""
+        if data:
+            return data
+        if not self.prep:
+            raise NmtpruneError(f"{self.path} records no prepared data; pass {option} PREPDIR")
+        if not (Path(self.prep) / "prep.json").is_file():
+            raise NmtpruneError(f"{self.path}: its prepared data {self.prep} is gone (moved or deleted); "
+                                f"pass {option} PREPDIR")
+        return self.prep
+
+
+def prep_fields(prep: str | None, model_file: Path) -> dict[str, str]:
+    """What a model file records of its prepared data: the absolute path and the path
+    relative to the file's directory."""
+    if not prep:
+        return {"prep": "", "prep_rel": ""}
+    absolute = Path(prep).resolve()
+    return {"prep": str(absolute), "prep_rel": os.path.relpath(absolute, model_file.resolve().parent)}
+
+
+def locate_prep(recorded: str | None, rel: str | None, model_file: Path) -> str | None:
+    """The prepared directory of a model file: relative to the file when that is there (a
+    moved run with its data), else the recorded absolute path (even if gone: callers say so)."""
+    if rel:
+        here = model_file.parent / rel
+        if (here / "prep.json").is_file():
+            return str(here.resolve())
+    return recorded or None
 
 
 def resolve(spec: str | Path) -> Path:
@@ -76,7 +110,7 @@ def save_checkpoint(path: str | Path, model: Seq2Seq, tokenizers: dict[str, str]
     """Write ``model``'s state dict atomically with its config in the metadata."""
     path = Path(path)
     meta = {"format": FORMAT, "model_config": json.dumps(dataclasses.asdict(model.cfg)),
-            "tokenizers": json.dumps(tokenizers), "prep": prep or "", "info": json.dumps(info or {})}
+            "tokenizers": json.dumps(tokenizers), **prep_fields(prep, path), "info": json.dumps(info or {})}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
@@ -126,4 +160,4 @@ def load_model_file(spec: str | Path, device: str | torch.device = "cpu") -> Che
         check_masks(model, masks, str(mp))
         masks = {k: v.to(device) for k, v in masks.items()}
     return Checkpoint(model, path, load_tokenizer(tok_files["src"]), load_tokenizer(tok_files["tgt"]),
-                      meta.get("prep") or None, json.loads(meta.get("info", "{}")), masks, tok_files)
+                      locate_prep(meta.get("prep"), meta.get("prep_rel"), path), json.loads(meta.get("info", "{}")), masks, tok_files)

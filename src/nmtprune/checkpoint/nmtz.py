@@ -27,7 +27,7 @@ from ..errors import NmtpruneError
 from ..fileio import atomic_write
 from ..model.config import ModelConfig
 from ..model.seq2seq import Seq2Seq
-from .model_file import Checkpoint
+from .model_file import Checkpoint, locate_prep
 
 MAGIC = b"NMTZ"
 VERSION = 1
@@ -138,7 +138,7 @@ def load_nmtz(path, device="cpu") -> Checkpoint:
         # The one loader, which knows every tokenizer file kind by its name (SentencePiece,
         # word level, a --joint model's per-side .side.npz).
         toks[side] = load_tokenizer(files[side])
-    ck = Checkpoint(model, Path(path), toks["src"], toks["tgt"], header.get("prep"), header.get("info", {}),
+    ck = Checkpoint(model, Path(path), toks["src"], toks["tgt"], locate_prep(header.get("prep"), header.get("prep_rel"), Path(path)), header.get("info", {}),
                     {k: v.to(device) for k, v in masks.items()} or None, files)
     # The tokenizer files exist only so a loaded .nmtz can be re-saved (prune, retrain);
     # they go away with the checkpoint object (or at exit) instead of piling up in /tmp.

@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     log_to_console()
+    # The command line is an application and opts in to process-level settings; the library
+    # (``import nmtprune``, API calls) leaves the process alone.
+    from ..runtime import tune_allocator
+    tune_allocator()
     try:
         args.run(args)
     except NmtpruneError as e:

@@ -21,9 +21,7 @@ def eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
     """``split`` of the checkpoint's prepared data, or of raw directory ``data`` tokenized
     with the checkpoint's own tokenizers."""
     if data is None:
-        if not ck.prep:
-            raise NmtpruneError(f"{ck.path} records no prepared data; pass --data DIR")
-        return Prepared(ck.prep).load(split)
+        return Prepared(ck.prepared_dir(None, "--data")).load(split)
     src_lang, tgt_lang = ck.info.get("src_lang"), ck.info.get("tgt_lang")
     if not src_lang or not tgt_lang:
         raise NmtpruneError(f"{ck.path} records no language pair; cannot find files in --data {data}")

@@ -25,7 +25,6 @@ from ..model.seq2seq import Seq2Seq
 
 KERNELS = ("dense", "sparse", "auto", "bf16")
 GATE_TABLE_BYTES = 64 << 20      # bf16: precompute word x layer-0 gates up to this size
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
 def _dense(w: torch.Tensor) -> Callable[..., torch.Tensor]:
@@ -34,7 +33,9 @@ def _dense(w: torch.Tensor) -> Callable[..., torch.Tensor]:
 
 
 def _sparse(w: torch.Tensor) -> Callable[..., torch.Tensor]:
-    csr = w.detach().to_sparse_csr()
+    with warnings.catch_warnings():     # local: importing or calling nmtprune leaves filters alone
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        csr = w.detach().to_sparse_csr()
     return lambda x, bias=None: (csr @ x.t()).t() if bias is None else (csr @ x.t()).t().add_(bias)
 
 

@@ -28,7 +28,7 @@ def scoring_data(ck: Checkpoint, data: str | None, batches: int, batch_size: int
                  seed: int, device) -> ScoringData:
     """Training data for data-driven criteria: ``data`` or the checkpoint's prepared directory."""
     corpus: Corpus | None = None
-    prep = data or ck.prep
+    prep = ck.prepared_dir(data, "--data") if data or ck.prep else None
     if prep:
         p = Prepared(prep)
         corpus = p.load(p.cfg.train_split)

@@ -25,7 +25,6 @@ from ..data.prepared import PrepareConfig
 from ..errors import NmtpruneError
 from ..fileio import ensure_writable_dir, read_json, write_json
 from ..prune.compute import prunable_classes
-from ..runtime import tune_allocator
 from ..training.presets import get_preset
 from ..training.run import train
 from .config import context_hash, load_config
@@ -92,7 +91,6 @@ def _open_store(out: Path, cfg_hash: str, force: bool) -> Store:
 def run_study(data: str | None, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
               device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None) -> Path:
     """Run (or resume) a whole study and write its report. Returns the study directory."""
-    tune_allocator()
     cfg = load_config(config, None if config else preset)
     if seeds < 1:
         raise NmtpruneError(f"--seeds must be >= 1, got {seeds}")

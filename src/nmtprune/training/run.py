@@ -18,7 +18,7 @@ from ..fileio import write_json
 from ..model.masks import Masks, check_masks, load_masks
 from ..model.seq2seq import build_model
 from ..prune.compute import snip_masks
-from ..runtime import resolve_device, tune_allocator
+from ..runtime import resolve_device
 from .distill import check_teacher
 from .distributed import barrier, init_from_env, is_main
 from .logs import run_log
@@ -59,7 +59,6 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
         # steps 40k-190k of 340k); a trained model (retrain) is pruned from its first step.
         train_overrides = {"prune_start": 0.1, "prune_end": 0.6, **(train_overrides or {}),
                            "prune_to": check_prune_to(prune_to)}
-    tune_allocator()
     prep = Prepared(prep_dir)
     overrides = dict(model_overrides or {})
     if init is not None:
@@ -128,7 +127,6 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     choose("schedule", schedule, SCHEDULES)
     if prune_to is not None:
         prune_to = check_prune_to(prune_to)
-    tune_allocator()
     dev = init_from_env(resolve_device(device))
     ck = load_checkpoint(ckpt, "cpu")
     if ck.masks is None and prune_to is None:
@@ -136,10 +134,7 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
                             ".masks.safetensors): it is dense; pass --prune-to S to prune it gradually while "
                             "retraining, or prune it first with 'nmtprune prune'")
     teacher_ck = _teacher(teacher, ck) if teacher else None
-    prep_path = data or ck.prep
-    if not prep_path:
-        raise NmtpruneError(f"{ck.path} records no training data; pass --data PREPDIR")
-    prep = Prepared(prep_path)
+    prep = Prepared(ck.prepared_dir(data, "--data"))
     overrides = dict(train_overrides or {})
     if prune_to is not None:
         overrides["prune_to"] = prune_to

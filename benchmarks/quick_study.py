@@ -1,0 +1,91 @@
+"""The quick study end to end: wall time per stage and the numbers it reports.
+
+Runs ``nmtprune study --preset quick`` in a fresh study directory (in a fresh process,
+timed), then reads the study's store: stage times, runs done/failed, per-run seconds, and
+the headline numbers (dense, the headline experiment, the recipes experiment).
+``--executor ray`` runs the same study on a local Ray instance (the cluster executor) and
+writes ``quick_study_ray.json`` in the same schema, so the two compare run by run.
+``--collect DIR --wall-s S --command CMD`` records a study already run and timed by hand
+(e.g. ``time bash scripts/quickstart.sh``, whose setup time is then included).
+
+Usage: python benchmarks/quick_study.py [--data ../shared/data/multi30k] [--out studies/quick-bench]
+       [--executor local|ray] [--run-cpus 1]
+Last line: {"wall_s_total", "stages_s", "runs_done", "runs_failed", "headline": [...], ...}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from results_io import save_result
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def collect(study: Path) -> dict:
+    """What the study's store says: stages, counts, per-run seconds and the headline rows."""
+    with sqlite3.connect(study / "study.db") as c:
+        meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
+        rows = c.execute("SELECT id, experiment, kind, criterion, allocation, sparsity, retrained, spec, status, "
+                         "seconds, metrics FROM runs ORDER BY experiment, sparsity, id").fetchall()
+    runs, headline = [], []
+    for rid, exp, kind, crit, alloc, s, retrained, spec, status, secs, metrics in rows:
+        m = json.loads(metrics or "{}")
+        recipe = json.loads(spec).get("recipe")
+        runs.append({"id": rid, "experiment": exp, "kind": kind, "criterion": crit, "allocation": alloc,
+                     "sparsity": s, "retrained": bool(retrained), "recipe": recipe, "status": status,
+                     "seconds": round(secs or 0, 1), "bleu": m.get("bleu"), "ppl": m.get("ppl")})
+        if exp in ("baseline", "headline", "recipes") and status == "done":
+            headline.append({k: runs[-1][k] for k in ("experiment", "kind", "sparsity", "retrained", "recipe",
+                                                      "bleu", "ppl")})
+    figures = sorted(p.name for p in (study / "figures").glob("*.png")) if (study / "figures").is_dir() else []
+    return {"stages_s": {k: round(v, 1) for k, v in json.loads(meta.get("stages", "{}")).items()},
+            "runs_done": sum(r["status"] == "done" for r in runs),
+            "runs_failed": sum(r["status"] == "failed" for r in runs),
+            "figures": len(figures), "headline": headline, "runs": runs,
+            "study_command": meta.get("command")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "multi30k"))
+    ap.add_argument("--out", default=str(ROOT / "studies" / "quick-bench"))
+    ap.add_argument("--executor", default="local", choices=["local", "ray"])
+    ap.add_argument("--run-cpus", type=int, help="with --executor ray: CPUs per run")
+    ap.add_argument("--collect", help="record this finished study instead of running one")
+    ap.add_argument("--wall-s", type=float, help="with --collect: the measured wall time")
+    ap.add_argument("--command", help="with --collect: the command that was timed")
+    ap.add_argument("--note", default="")
+    a = ap.parse_args()
+    if a.collect:
+        if a.wall_s is None or not a.command:
+            sys.exit("--collect needs --wall-s and --command (what was timed)")
+        study, wall, cmd = Path(a.collect), a.wall_s, a.command
+    else:
+        study = Path(a.out)
+        if study.exists():
+            shutil.rmtree(study)            # end to end means from nothing
+        args = [sys.executable, "-m", "nmtprune", "study", "--preset", "quick", "--data", a.data,
+                "--out", str(study), "--quiet"]
+        if a.executor == "ray":
+            args += ["--executor", "ray", *(["--run-cpus", str(a.run_cpus)] if a.run_cpus else [])]
+        cmd = shlex.join(["nmtprune", *args[3:]])
+        t0 = time.time()
+        r = subprocess.run(args)
+        wall = time.time() - t0
+        if r.returncode:
+            sys.exit(f"failed ({r.returncode}): {cmd}")
+    result = {"command": cmd, "executor": a.executor, "wall_s_total": round(wall, 1), **collect(study),
+              "note": a.note}
+    save_result("quick_study" if a.executor == "local" else "quick_study_ray", result, history=True)
+
+
+if __name__ == "__main__":
+    main()
