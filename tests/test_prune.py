@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -226,3 +228,34 @@ def test_zero_score_weights_are_reported_and_pruned_by_magnitude(setup, criterio
     share = {c: float(sum(int((~masks[n]).sum()) for n in ns)) / sum(masks[n].numel() for n in ns)
              for c, ns in prunable_classes(model).items()}
     assert 0 < share["src_embed"] < 0.5 and share["tgt_embed"] > 0
+
+
+@pytest.mark.parametrize("criterion", ["obd", "snip"])
+def test_score_cache_gives_the_same_masks_and_skips_rescoring(setup, criterion, tmp_path, monkeypatch):
+    """The study's score cache: the second call reads the scores (no scoring pass) and the masks are
+    identical; another seed (other sentences) or other weights are another key, never a stale file."""
+    model, data = setup
+    names = [n for ns in prunable_classes(model).values() for n in ns]
+    from nmtprune.prune import saliency
+    calls = []
+    real = saliency.CRITERIA[criterion]
+    monkeypatch.setitem(saliency.CRITERIA, criterion, lambda *a: calls.append(1) or real(*a))
+    cached = dataclasses.replace(data, cache=str(tmp_path))
+    first = compute_masks(model, criterion, "class_blind", 0.6, cached)
+    again = compute_masks(model, criterion, "class_uniform", 0.6, cached)
+    fresh = compute_masks(model, criterion, "class_uniform", 0.6, data)
+    assert len(calls) == 2                         # the cached call, then the uncached one
+    assert all(torch.equal(again[n], fresh[n]) for n in fresh)
+    assert not all(torch.equal(first[n], again[n]) for n in fresh)      # allocation still applies
+    compute_masks(model, criterion, "class_blind", 0.6, dataclasses.replace(cached, seed=data.seed + 1))
+    assert len(calls) == 3 and len(list(tmp_path.glob(f"{criterion}-*.safetensors"))) == 2
+    p = dict(model.named_parameters())[names[0]]
+    saved = p.detach().clone()
+    with torch.no_grad():
+        p.mul_(1.5)
+    try:
+        compute_masks(model, criterion, "class_blind", 0.6, cached)
+    finally:
+        with torch.no_grad():
+            p.copy_(saved)
+    assert len(calls) == 4

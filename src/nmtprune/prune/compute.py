@@ -17,6 +17,7 @@ from ..model.masks import Masks
 from ..model.seq2seq import Seq2Seq
 from .allocation import ALLOCATIONS, allocation_name
 from .saliency import CRITERIA, NEEDS_DATA, Scores, ScoringData
+from .score_cache import cached_scores
 
 
 def check_sparsity(sparsity) -> float:
@@ -70,7 +71,10 @@ def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: flo
         for c in only_classes:
             choose("weight class", c, classes)
     names = [n for ns in classes.values() for n in ns]
-    scores = CRITERIA[criterion](model, names, data)
+    if criterion in NEEDS_DATA and data.cache:
+        scores = cached_scores(criterion, CRITERIA[criterion], model, names, data)
+    else:
+        scores = CRITERIA[criterion](model, names, data)
     params = dict(model.named_parameters())
     scores.tiebreak = {n: params[n].detach() for n in names}      # equal scores: smaller |w| goes first
     if diagnostics is not None:

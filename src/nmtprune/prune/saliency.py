@@ -55,6 +55,8 @@ class ScoringData:
     seed: int = 0
     device: str | torch.device = "cpu"
     extra: dict = field(default_factory=dict)
+    # Where data-driven scores are kept between calls (see score_cache); None: always computed.
+    cache: str | None = None
 
     def iter_batches(self):
         """``batches`` fixed, seeded random batches (the same sentences on every call)."""

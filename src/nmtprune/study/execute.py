@@ -96,7 +96,8 @@ def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, d
     one_cut = not spec["retrained"] or recipe == "oneshot" or spec["only_classes"]
     if one_cut:          # a recipe from the dense model needs no one-shot cut (OBD scoring is not cheap)
         prune(baseline, spec["criterion"], spec["allocation"], spec["sparsity"], pruned, sc["batches"],
-              sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"], device=device)
+              sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"], device=device,
+              score_cache=str(score_cache(rundir)))
     if not spec["retrained"]:
         return evaluate_run(pruned, cfg, spec, device)
     if one_cut:
@@ -109,6 +110,11 @@ def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, d
         model = _recipe(recipe, spec, cfg, baseline, rundir / "recipe", device, progress)
     return {**evaluate_run(model, cfg, spec, device), "recipe": recipe, "budget": retrain_budget(cfg),
             "model_dir": str(model.relative_to(rundir)), **_steps(model)}
+
+
+def score_cache(rundir: Path) -> Path:
+    """The study's cache of OBD/SNIP scores (``<study>/scores``; run dirs are ``<study>/runs/<id>``)."""
+    return rundir.parents[1] / "scores"
 
 
 def _steps(model: Path) -> dict:
@@ -146,7 +152,8 @@ def _train_masked(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Pat
     """Train with the mask ``spec`` finds on the trained baseline, from ``seed``'s initial weights."""
     sc = cfg["scoring"]
     ck = load_checkpoint(baseline, device)
-    data = scoring_data(ck, None, sc["batches"], sc["batch_size"], "fisher", spec["seed"], device)
+    data = scoring_data(ck, None, sc["batches"], sc["batch_size"], "fisher", spec["seed"], device,
+                        str(score_cache(rundir)))
     masks = compute_masks(ck.model, spec["criterion"], spec["allocation"], spec["sparsity"], data)
     save_masks(rundir / "mask.safetensors", masks)
     with console_muted():
