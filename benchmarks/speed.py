@@ -38,7 +38,8 @@ from pathlib import Path
 from results_io import save_result, tune_process
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "multi30k"
+SHARED_DATA = ROOT.parent / "shared" / "data" / "multi30k"
+DATA = SHARED_DATA if SHARED_DATA.is_dir() else "multi30k"    # else the named corpus, fetched into the cache
 PEER = ROOT.parent / "shared" / "peers" / "opennmt" / "run.sh"
 PEER_DIR = Path(os.environ.get("PEER_DIR", "/tmp/opennmt-peer"))      # run.sh's work directory
 PEER_ARCH = {"emb_dim": 256, "enc_hidden": 256, "enc_layers": 2, "bidirectional": True, "dec_hidden": 256,

@@ -32,7 +32,8 @@ def _translate(sub):
 def _evaluate(sub):
     sub.add_argument("checkpoint")
     sub.add_argument("--split", default="test_2016_flickr")
-    sub.add_argument("--data", help="raw data directory (default: the checkpoint's prepared data)")
+    sub.add_argument("--data", help="raw data directory or corpus name "
+                     "(default: the checkpoint's prepared data)")
     decoding_options(sub)
     sub.add_argument("--out", help="directory for hypotheses and the JSON (default: beside the checkpoint)")
     sub.add_argument("--json", action="store_true", help="print the result as one JSON line")

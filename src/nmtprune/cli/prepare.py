@@ -7,7 +7,8 @@ from .options import command, number
 
 @command("prepare", "tokenize a parallel corpus into a prepared directory")
 def _prepare(sub):
-    sub.add_argument("--data", help="directory of {split}.{lang}[.gz] files")
+    sub.add_argument("--data", help="directory of {split}.{lang}[.gz] files, or a corpus name "
+                     "(multi30k: fetched into the cache on first use)")
     sub.add_argument("--split-files", nargs=3, action="append", metavar=("SPLIT", "SRC", "TGT"),
                      help="explicit files for a split (repeatable)")
     sub.add_argument("--src", required=True)
@@ -27,7 +28,7 @@ def _prepare(sub):
     def run(a):
         from ..api import prepare
         if a.data is None and not a.split_files:
-            raise NmtpruneError("prepare: give --data DIR or --split-files")
+            raise NmtpruneError("prepare: give --data DIR (or a corpus name such as multi30k) or --split-files")
         files = {s: (x, y) for s, x, y in (a.split_files or [])}
         prepare(a.out, a.data, a.src, a.tgt, files, tokenizer=a.tokenizer, vocab_size=a.vocab_size,
                 joint=a.joint, side_vocab=not a.shared_vocab, min_freq=a.min_freq, max_len=a.max_len,
@@ -36,12 +37,15 @@ def _prepare(sub):
     return run
 
 
-@command("download", "fetch a public corpus (needs network)")
+@command("download", "fetch a public corpus into the cache (or --out DIR); needs network or $NMTPRUNE_MIRROR")
 def _download(sub):
-    sub.add_argument("corpus", help="multi30k")
-    sub.add_argument("--out", required=True)
+    from ..data.corpora import CORPORA
+    sub.add_argument("corpus", help=" | ".join(CORPORA))
+    sub.add_argument("--out", help="directory for the files (default: the cache, where --data NAME looks)")
+    sub.add_argument("--langs", nargs="+", metavar="LANG", help="only the files of these languages")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run(a):
         from ..data.download import download
-        print(download(a.corpus, a.out))
+        print(download(a.corpus, a.out, a.langs, False if a.quiet else None))
     return run

@@ -11,7 +11,8 @@ from .options import command, number
 def _study(sub):
     sub.add_argument("--config", help="study YAML (see presets/quick.yaml for every key)")
     sub.add_argument("--preset", default="quick", help="quick | full (when no --config)")
-    sub.add_argument("--data", help="raw data directory (Multi30k layout); not needed when the config "
+    sub.add_argument("--data", help="raw data directory (Multi30k layout) or a corpus name (multi30k: "
+                     "fetched into the cache on first use); not needed when the config "
                      "names a baseline.checkpoint")
     sub.add_argument("--out", required=True, help="study directory")
     sub.add_argument("--seeds", type=number(int), default=1)

@@ -3,5 +3,6 @@
 ``corpus`` (a split in memory, raw files), ``tokenizers`` (SentencePiece, word
 level, per-side shares of a joint model), ``prepare`` (writes a prepared
 directory), ``prepared`` (reads it), ``batching`` (token-budget batches, padded
-tensors), ``download`` (fetch Multi30k).
+tensors), ``corpora`` (named corpora and their cache), ``download`` (fetch
+one verified), ``resolve`` (a ``--data`` value -> a directory).
 """

@@ -27,7 +27,9 @@ class Corpus:
 def find_splits(data_dir: Path, src: str, tgt: str) -> dict[str, tuple[Path, Path]]:
     """All ``{split}.{lang}[.gz]`` pairs present in ``data_dir`` for both languages."""
     if not data_dir.is_dir():
-        raise NmtpruneError(f"{data_dir}: data directory not found")
+        # Callers resolve corpus names first (resolve.resolve_data); this is the same message.
+        from .resolve import no_such_data
+        raise no_such_data(data_dir)
     pat = re.compile(rf"^(.+)\.({re.escape(src)}|{re.escape(tgt)})(\.gz)?$")
     found: dict[str, dict[str, Path]] = {}
     for p in sorted(data_dir.iterdir()):

@@ -1,54 +1,120 @@
-"""``nmtprune download multi30k``: fetch the public Multi30k task-1 raw files.
+"""Fetching a named corpus: streamed, hashed while it arrives, checked, then renamed into place.
 
-Each file is checked against the SHA-256 below (taken from the files this
-project is developed and tested with) before it is moved into place.
-Offline, this fails with a clear message pointing to ``--data``.
+Each file is written to a uniquely named ``.part`` file beside its target and only
+``os.replace``-d over it once its length and SHA-256 are right, so an interrupted or
+corrupted transfer never leaves a file that looks complete, and two processes
+fetching the same corpus at once (pytest-xdist, two commands) cannot corrupt it:
+the last rename wins and both wrote the same verified bytes.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
+import logging
+import os
+import sys
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tqdm import tqdm
+
 from ..errors import NmtpruneError, choose
-from ..fileio import atomic_write, ensure_writable_dir
+from ..fileio import ensure_writable_dir
+from .corpora import CORPORA, MIRROR_ENV, cache_dir, corpus_files, source_url
 
-MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/{name}"
-MULTI30K_SHA256 = {
-    "train.de.gz": "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6",
-    "train.en.gz": "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
-    "train.fr.gz": "622e75069e9f4c577425c4f277116ce66e63a2401c0a2312d90073cb12379a3c",
-    "train.cs.gz": "a65adb8b32e3bc664f21ecba7a6e7f6950fd1f405e135f7c312faabdb6255077",
-    "val.de.gz": "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
-    "val.en.gz": "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
-    "val.fr.gz": "ca3106f1a72390591d25f6c45cb4cd39dec4cd3f123e099748a3ce5256c160e9",
-    "val.cs.gz": "b63226e05c4bd5dd6a42897d74b86a1b9d2c31498252c572b1ea7f7996927fcc",
-    "test_2016_flickr.de.gz": "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
-    "test_2016_flickr.en.gz": "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
-    "test_2016_flickr.fr.gz": "6d326e188d259fb1d04ac19eae3af956559b3a0b93d7635e56c90987c40c8b90",
-    "test_2016_flickr.cs.gz": "200a4a74cc9560f051924abb9803be008d1908d77f747e9141aeb86dfd2797f1",
-}
-CORPORA = {"multi30k": (MULTI30K_URL, MULTI30K_SHA256)}
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 16
+TIMEOUT = 30.0      # seconds without a byte before a transfer counts as failed
 
 
-def download(corpus: str, out: str | Path, timeout: float = 30.0) -> Path:
-    """Download every file of ``corpus`` into ``out`` (skipping ones already verified)."""
-    choose("corpus", corpus, CORPORA)
-    url, sums = CORPORA[corpus]
-    out = ensure_writable_dir(out)
-    for name, sha in sums.items():
-        target = out / name
-        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == sha:
-            continue
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_verified(path: Path, sha: str) -> bool:
+    """``path`` exists and has the expected SHA-256."""
+    return path.is_file() and sha256_file(path) == sha
+
+
+def _stream(url: str, tmp: Path, name: str, progress: bool, timeout: float) -> str:
+    """Copy ``url`` into ``tmp``; return its SHA-256. Raises on an HTTP error or a short body."""
+    h = hashlib.sha256()
+    got = 0
+    with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
+        length = r.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        with tqdm(total=expected, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
+                  disable=not progress, leave=False) as bar:
+            while block := r.read(CHUNK):
+                f.write(block)
+                h.update(block)
+                got += len(block)
+                bar.update(len(block))
+        # urllib returns a short body without complaint when the server closes early.
+        if expected is not None and got != expected:
+            raise ConnectionError(f"transfer interrupted after {got} of {expected} bytes")
+        f.flush()
+        os.fsync(f.fileno())
+    return h.hexdigest()
+
+
+def fetch_file(url: str, target: Path, sha: str, progress: bool = False, timeout: float | None = None) -> Path:
+    """Download ``url`` to ``target`` and check its SHA-256; nothing is left behind on failure."""
+    hint = (f"check the network and retry; offline, set {MIRROR_ENV} to a server or directory holding "
+            "<corpus>/<file>, or pass --data DIR with the raw files")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
         try:
-            with urllib.request.urlopen(url.format(name=name), timeout=timeout) as r:
-                data = r.read()
-        except (urllib.error.URLError, OSError) as e:
-            raise NmtpruneError(f"cannot download {name} ({getattr(e, 'reason', e)}); if you are offline, "
-                                "copy the raw files by hand and pass --data DIR") from None
-        got = hashlib.sha256(data).hexdigest()
+            got = _stream(url, tmp, target.name, progress, TIMEOUT if timeout is None else timeout)
+        except urllib.error.HTTPError as e:
+            raise NmtpruneError(f"cannot download {target.name} from {url} (HTTP {e.code} {e.reason}); "
+                                f"{hint}") from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+            reason = getattr(e, "reason", None) or e
+            raise NmtpruneError(f"cannot download {target.name} from {url} ({reason}); {hint}") from None
         if got != sha:
-            raise NmtpruneError(f"{name}: checksum mismatch (got {got[:12]}..., expected {sha[:12]}...)")
-        atomic_write(target, data)
+            raise NmtpruneError(f"{target.name} from {url}: checksum mismatch (got sha256 {got[:12]}..., "
+                                f"expected {sha[:12]}...); the file was not kept; {hint}")
+        os.chmod(tmp, 0o644)     # mkstemp makes 0600; the cache should look like normal files
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def download(corpus: str, out: str | Path | None = None, langs=None, progress: bool | None = None) -> Path:
+    """Make sure every file of ``corpus`` (of ``langs`` only, when given) is in ``out``, verified.
+
+    Args:
+        corpus: a registered name (see :data:`nmtprune.data.corpora.CORPORA`).
+        out: target directory; default: the corpus's cache directory.
+        langs: restrict to the files of these languages.
+        progress: show a progress bar per file; default: when stderr is a terminal.
+    Returns:
+        the directory holding the files.
+    """
+    choose("corpus", corpus, CORPORA)
+    files = corpus_files(corpus, langs)
+    out = ensure_writable_dir(cache_dir(corpus) if out is None else out)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    for name, sha in files.items():
+        target = out / name
+        if is_verified(target, sha):
+            continue
+        if target.exists():
+            logger.warning(f"{target}: checksum mismatch, fetching it again")
+        url = source_url(corpus, name)
+        logger.info(f"downloading {url}")
+        fetch_file(url, target, sha, progress)
     return out

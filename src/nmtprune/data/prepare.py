@@ -14,6 +14,7 @@ from ..errors import NmtpruneError
 from ..fileio import atomic_path, atomic_write, ensure_writable_dir, write_json
 from .corpus import find_splits, read_pair
 from .prepared import FORMAT, PrepareConfig, pack
+from .resolve import resolve_data
 from .tokenizers import side_tokenizer, train_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -26,14 +27,16 @@ def prepare(out: str | Path, cfg: PrepareConfig, data_dir: str | Path | None = N
     Args:
         out: the prepared directory to write.
         cfg: languages, tokenizer and filtering settings.
-        data_dir: a directory of ``{split}.{lang}[.gz]`` files (every pair found is prepared).
+        data_dir: a directory of ``{split}.{lang}[.gz]`` files (every pair found is prepared),
+            or a registered corpus name such as ``multi30k`` (fetched into the cache on first use).
         files: explicit ``{split: (src_file, tgt_file)}``, added to / overriding ``data_dir``.
     Returns:
         ``out`` as a Path.
     """
     splits: dict[str, tuple[Path, Path]] = {}
     if data_dir is not None:
-        splits.update(find_splits(Path(data_dir), cfg.src, cfg.tgt))
+        data_dir = resolve_data(data_dir, (cfg.src, cfg.tgt))
+        splits.update(find_splits(data_dir, cfg.src, cfg.tgt))
     for name, (s, t) in (files or {}).items():
         splits[name] = (Path(s), Path(t))
     for need, opt in ((cfg.train_split, "--train-split"), (cfg.valid_split, "--valid-split")):

@@ -11,6 +11,7 @@ import torch
 from ..checkpoint.model_file import Checkpoint
 from ..data.corpus import Corpus, find_splits, read_pair
 from ..data.prepared import Prepared
+from ..data.resolve import resolve_data
 from ..errors import NmtpruneError
 from ..fileio import atomic_write, ensure_writable_dir
 from .metrics import bleu_chrf, perplexity
@@ -25,7 +26,7 @@ def eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
     src_lang, tgt_lang = ck.info.get("src_lang"), ck.info.get("tgt_lang")
     if not src_lang or not tgt_lang:
         raise NmtpruneError(f"{ck.path} records no language pair; cannot find files in --data {data}")
-    splits = find_splits(Path(data), src_lang, tgt_lang)
+    splits = find_splits(resolve_data(data, (src_lang, tgt_lang)), src_lang, tgt_lang)
     if split not in splits:
         raise NmtpruneError(f"split {split!r} not found in {data} for {src_lang}-{tgt_lang}; "
                             f"found: {', '.join(sorted(splits)) or 'none'}")

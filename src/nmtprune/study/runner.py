@@ -22,6 +22,7 @@ from ..checkpoint.model_file import MODEL_FILE, copy_tokenizers, save_checkpoint
 from ..config import from_dict
 from ..data.prepare import prepare
 from ..data.prepared import PrepareConfig
+from ..data.resolve import resolve_data
 from ..errors import NmtpruneError
 from ..fileio import ensure_writable_dir, read_json, write_json
 from ..prune.compute import prunable_classes
@@ -110,13 +111,14 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
         baselines = [rundir]
     else:
         if not data:
-            raise NmtpruneError("study: --data DIR is required (the raw parallel corpus), "
+            raise NmtpruneError("study: --data DIR or a corpus name (e.g. multi30k) is required, "
                                 "unless the config names a baseline.checkpoint")
         prep = out / "prep"
         if not (prep / "prep.json").is_file():
             # The baseline preset's own prepare settings (paper: word level, 50k), then the config's.
             preset = get_preset(cfg["baseline"].get("preset", "small")).prepare
             settings = {"src": cfg["src"], "tgt": cfg["tgt"], **preset, **cfg["prepare"]}
+            data = resolve_data(data, (cfg["src"], cfg["tgt"]), progress)   # a corpus name: fetched here
             prepare(prep, from_dict(PrepareConfig, settings, "prepare settings"), data)
         stages["prepare"] = stages.get("prepare", 0) + time.time() - t0
         t0 = time.time()
