@@ -48,7 +48,8 @@ def cpu_model() -> str:
 def provenance() -> dict:
     """Where and how this result was measured."""
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    if _git("status", "--porcelain", "--untracked-files=no"):
+    # Dirty = code differs from the commit; the results files themselves do not count.
+    if _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"):
         commit += "-dirty"
     try:
         import torch
