@@ -98,7 +98,10 @@ def main() -> None:
     ap.add_argument("--work", default="runs/recovery")
     ap.add_argument("--seed", type=int, help="seed of the retraining (default: the preset's); rows of "
                     "different seeds are kept side by side for the spread")
+    ap.add_argument("--markdown", action="store_true", help="print the README's table from the results file and exit")
     a = ap.parse_args()
+    if a.markdown:
+        return markdown(json.loads(RESULT.read_text()))
     dense = str(Path(a.dense))
     cfg = json.loads((Path(dense) / "config.json").read_text())
     summary = json.loads((Path(dense) / "summary.json").read_text())
@@ -166,6 +169,31 @@ def _table(d: dict, rows: list[dict]) -> None:
         name = r["recipe"] + (f"@{r.get('retrain_epochs', 10)}" if r.get("retrain_epochs", 10) else "")
         print(f"{name:<21} {r['sparsity']:>8.0%} {r['bleu']:>6.2f} {r['ppl']:>7.2f} {r['minutes']:>6.1f} "
               f"{r['bleu'] - d['bleu']:>+8.2f}", file=sys.stderr)
+
+
+NAMES = {"gradual": "gradual, restart", "gradual-rewind": "gradual, rewind", "gradual-replay": "gradual, replay",
+         "gradual-replay-kd": "gradual, replay + KD", "gradual-kd": "gradual, restart + KD",
+         "oneshot-replay": "one cut, replay", "oneshot-rewind": "one cut, rewind",
+         "oneshot-finetune": "one cut, fine-tune", "gradual-scratch": "gradual from scratch"}
+
+
+def markdown(res: dict) -> None:
+    """The README's table: one line per recipe x budget x sparsity, mean ± std over the seeds run."""
+    import statistics as st
+    d, groups = res["dense"], {}
+    for r in res["rows"]:
+        groups.setdefault((r["recipe"], r.get("retrain_epochs", 10), r["sparsity"]), []).append(r)
+
+    def ms(rs, k):
+        xs = [r[k] for r in rs]
+        return f"{st.mean(xs):.2f}" + (f" ± {st.stdev(xs):.2f}" if len(xs) > 1 else "")
+    print("| recipe | epochs (steps) | sparsity | runs | valid BLEU | test BLEU | vs dense | test ppl | minutes |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (recipe, e, s), rs in sorted(groups.items(), key=lambda kv: (kv[0][2], -sum(r["valid_bleu"] for r in kv[1])
+                                                                    / len(kv[1]))):
+        gap = sum(r["bleu"] for r in rs) / len(rs) - d["bleu"]
+        print(f"| {NAMES.get(recipe, recipe)} | {e or 'whole run'} ({rs[0]['steps']}) | {s:.0%} | {len(rs)} | "
+              f"{ms(rs, 'valid_bleu')} | {ms(rs, 'bleu')} | {gap:+.2f} | {ms(rs, 'ppl')} | {ms(rs, 'minutes')} |")
 
 
 if __name__ == "__main__":
