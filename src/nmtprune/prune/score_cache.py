@@ -46,7 +46,7 @@ def cached_scores(criterion: str, fn: Callable[[Seq2Seq, list[str], ScoringData]
     tensors only: the data-driven criteria have no lazy ``fn`` and no separate spread)."""
     path = Path(data.cache) / f"{criterion}-{score_key(criterion, model, names, data)}.safetensors"
     if path.is_file():
-        logger.info(f"scores from {path}")
+        logger.debug(f"scores from {path}")
         dev = torch.device(data.device)
         return Scores({n: t.to(dev) for n, t in load_file(str(path)).items()})
     scores = fn(model, names, data)
