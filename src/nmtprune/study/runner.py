@@ -31,6 +31,7 @@ from ..training.run import train
 from .config import context_hash, load_config
 from .execute import BASELINE_SEED, execute
 from .experiments import EXPERIMENTS
+from .lock import study_lock
 from .plan import plan
 from .report import write_report
 from .store import Store
@@ -91,12 +92,22 @@ def _open_store(out: Path, cfg_hash: str, force: bool) -> Store:
 
 def run_study(data: str | None, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
               device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None) -> Path:
-    """Run (or resume) a whole study and write its report. Returns the study directory."""
+    """Run (or resume) a whole study and write its report. Returns the study directory.
+
+    The study directory is locked for the whole study: a second driver on it is refused.
+    """
     tune_allocator()
     cfg = load_config(config, None if config else preset)
     if seeds < 1:
         raise NmtpruneError(f"--seeds must be >= 1, got {seeds}")
     out = ensure_writable_dir(out)
+    with study_lock(out, command):
+        _run(cfg, data, out, seeds, device, force, progress, command)
+    return out
+
+
+def _run(cfg: dict, data: str | None, out: Path, seeds: int, device: str, force: bool, progress: bool,
+         command: str | None) -> None:
     ctx = context_hash(cfg)
     store = _open_store(out, ctx, force)
     store.set_meta("config", json.dumps(cfg))
@@ -151,7 +162,6 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
     write_report(out)
     stages["report"] = time.time() - t0
     store.set_meta("stages", json.dumps(stages))
-    return out
 
 
 def _stale(store: Store, run_id: str, ctx: str) -> bool:
