@@ -111,7 +111,9 @@ class RayExecutor:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._started:                      # shut down only what this executor started
+        # Only after this executor's own ray.init: that stops the local instance it started, or
+        # disconnects from a joined cluster, which keeps running; a caller's session stays open.
+        if self._started:
             self.ray.shutdown()
             self._started = False
 
