@@ -20,14 +20,23 @@ def _study(sub):
     sub.add_argument("--status", action="store_true", help="show progress of the study in --out and exit")
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--quiet", action="store_true")
+    sub.add_argument("--executor", default="local",
+                     help="local (this process) | ray (each run a Ray task; needs nmtprune[ray])")
+    sub.add_argument("--ray-address", help="join this Ray cluster (HEAD:6379); default: start a local instance")
+    sub.add_argument("--run-cpus", type=number(float), default=1, help="CPUs each Ray task declares (default 1)")
+    sub.add_argument("--run-gpus", type=number(float), default=0, help="GPUs each Ray task declares (default 0)")
+    sub.add_argument("--max-retries", type=number(int), default=2,
+                     help="reruns of a Ray task whose worker was lost or that hit an OSError (default 2)")
 
     def run(a):
+        from ..study.executors import ExecutorOptions
         from ..study.runner import command_line, run_study, study_status
         if a.status:
             print(json.dumps(study_status(a.out)))
             return
+        opts = ExecutorOptions(a.run_cpus, a.run_gpus, a.max_retries, a.ray_address)
         out = run_study(a.data, a.out, a.config, a.preset, a.seeds, a.device, a.force, not a.quiet,
-                        command_line(sys.argv[1:]))
+                        command_line(sys.argv[1:]), a.executor, opts)
         print(out / "report.html")
     return run
 

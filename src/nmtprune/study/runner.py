@@ -3,7 +3,9 @@
 Resumable by construction: the prepared data and the baselines resume from
 their own files, each run is recorded in the SQLite store when it finishes
 (one transaction), and a rerun skips finished runs and redoes unfinished ones.
-A failing run is recorded as failed and the study goes on.
+A failing run is recorded as failed and the study goes on. The work itself
+runs in this process or on a Ray cluster (``executors``); either way this
+process, holding the study directory's lock, is the store's one writer.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import shlex
 import shutil
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -30,7 +33,9 @@ from ..training.presets import get_preset
 from ..training.run import train
 from .config import context_hash, load_config
 from .execute import BASELINE_SEED, execute
+from .executors import ExecutorOptions, make_executor
 from .experiments import EXPERIMENTS
+from .lock import study_lock
 from .plan import plan
 from .report import write_report
 from .store import Store
@@ -90,12 +95,30 @@ def _open_store(out: Path, cfg_hash: str, force: bool) -> Store:
 
 
 def run_study(data: str | None, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
-              device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None) -> Path:
-    """Run (or resume) a whole study and write its report. Returns the study directory."""
+              device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None,
+              executor: str = "local", options: ExecutorOptions | None = None) -> Path:
+    """Run (or resume) a whole study and write its report. Returns the study directory.
+
+    ``executor``: where the baselines and runs compute (:data:`executors.EXECUTORS`); the
+    results come back here, and this process alone writes the store and the report. The study
+    directory is locked for the whole study: a second driver on it is refused.
+    """
     cfg = load_config(config, None if config else preset)
     if seeds < 1:
         raise NmtpruneError(f"--seeds must be >= 1, got {seeds}")
-    out = ensure_writable_dir(out)
+    ex = make_executor(executor, options)              # a missing Ray is refused before any work
+    if ex.remote and device.startswith("cuda") and not (options and options.run_gpus > 0):
+        raise NmtpruneError(f"--device {device} with --executor {executor} needs --run-gpus > 0 "
+                            "(Ray hides the GPUs from tasks that declare none)")
+    # Absolute: tasks on other nodes (and other working directories) get these paths.
+    out = ensure_writable_dir(out).resolve()
+    with study_lock(out, command), ex:
+        _run(cfg, data, out, seeds, device, force, progress, command, ex)
+    return out
+
+
+def _run(cfg: dict, data: str | None, out: Path, seeds: int, device: str, force: bool, progress: bool,
+         command: str | None, ex) -> None:
     ctx = context_hash(cfg)
     store = _open_store(out, ctx, force)
     store.set_meta("config", json.dumps(cfg))
@@ -122,7 +145,9 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
             prepare(prep, from_dict(PrepareConfig, settings, "prepare settings"), data)
         stages["prepare"] = stages.get("prepare", 0) + time.time() - t0
         t0 = time.time()
-        baselines = [_baseline(cfg, prep, out, s, device, progress) for s in range(seeds)]
+        # The baselines: the one dependency of every run (a remote executor trains them in parallel).
+        baselines = ex.map(partial(_baseline, cfg, prep, out, device=device, progress=progress and not ex.remote),
+                           range(seeds))
     stages["baseline"] = stages.get("baseline", 0) + time.time() - t0
     store.set_meta("stages", json.dumps(stages))
     classes = list(prunable_classes(load_checkpoint(baselines[0]).model))
@@ -132,16 +157,21 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
     logger.info(f"study: {len(runs)} runs planned, {len(runs) - len(todo)} already done, {len(todo)} to run")
     t0 = time.time()
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="study", unit="run", disable=not progress)
-    for spec in todo:
-        bar.set_postfix_str(f"{spec['experiment']}: {spec['kind']} {spec['criterion'] or ''} "
-                            f"{spec['allocation'] or ''} {spec['sparsity']:g}")
+
+    def started(spec: dict) -> None:
         store.start(spec["id"], spec, ctx)
-        try:
-            metrics = execute(spec, cfg, prep, baselines[spec["seed"]], out / "runs" / spec["id"], device, False)
-            store.finish(spec["id"], metrics)
-        except Exception as e:  # one failing run must not lose the others
-            store.fail(spec["id"], f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
-            logger.warning(f"run {spec['id']} failed: {type(e).__name__}: {e}")
+        if not ex.remote:
+            bar.set_postfix_str(_describe(spec))
+
+    run = partial(_run_one, cfg, prep, baselines, out, device)
+    for spec, result, seconds in ex.as_completed(run, todo, started):
+        if isinstance(result, BaseException):
+            store.fail(spec["id"], _error_text(result), seconds)
+            logger.warning(f"run {spec['id']} failed: {type(result).__name__}: {result}")
+        else:
+            store.finish(spec["id"], result, seconds)
+        if ex.remote:
+            bar.set_postfix_str(f"done: {_describe(spec)}")
         bar.update(1)
     bar.close()
     stages["runs"] = stages.get("runs", 0) + time.time() - t0
@@ -151,7 +181,23 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
     write_report(out)
     stages["report"] = time.time() - t0
     store.set_meta("stages", json.dumps(stages))
-    return out
+
+
+def _run_one(cfg: dict, prep: Path, baselines: list[Path], out: Path, device: str, spec: dict) -> dict:
+    """One planned run, in its own directory under the study; wherever the executor runs it."""
+    return execute(spec, cfg, prep, baselines[spec["seed"]], out / "runs" / spec["id"], device, False)
+
+
+def _describe(spec: dict) -> str:
+    return (f"{spec['experiment']}: {spec['kind']} {spec['criterion'] or ''} {spec['allocation'] or ''} "
+            f"{spec['sparsity']:g}")
+
+
+def _error_text(e: BaseException) -> str:
+    """A failed run's record: the exception and where it came from (a remote task's own traceback)."""
+    tb = getattr(e, "remote_traceback", None) or "".join(
+        traceback.format_exception(type(e), e, e.__traceback__, limit=3))
+    return f"{type(e).__name__}: {e}\n{tb}"
 
 
 def _stale(store: Store, run_id: str, ctx: str) -> bool:

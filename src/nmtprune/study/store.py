@@ -83,15 +83,17 @@ class Store:
              spec.get("sparsity"), int(bool(spec.get("retrained"))), spec.get("init"), spec.get("seed", 0),
              json.dumps(spec, sort_keys=True), config_hash, "running", time.time()))
 
-    def finish(self, run_id: str, metrics: dict) -> None:
+    def finish(self, run_id: str, metrics: dict, seconds: float | None = None) -> None:
+        """Record a run as done. ``seconds``: its own running time, when it was measured where it
+        ran (a run queued on a cluster started long after it was recorded as running)."""
         now = time.time()
-        self.db.execute("UPDATE runs SET status='done', finished=?, seconds=?-started, metrics=?, error=NULL "
-                        "WHERE id=?", (now, now, json.dumps(metrics), run_id))
+        self.db.execute("UPDATE runs SET status='done', finished=?, seconds=COALESCE(?, ?-started), metrics=?, "
+                        "error=NULL WHERE id=?", (now, seconds, now, json.dumps(metrics), run_id))
 
-    def fail(self, run_id: str, error: str) -> None:
+    def fail(self, run_id: str, error: str, seconds: float | None = None) -> None:
         now = time.time()
-        self.db.execute("UPDATE runs SET status='failed', finished=?, seconds=?-started, error=? WHERE id=?",
-                        (now, now, error[:2000], run_id))
+        self.db.execute("UPDATE runs SET status='failed', finished=?, seconds=COALESCE(?, ?-started), error=? "
+                        "WHERE id=?", (now, seconds, now, error[:2000], run_id))
 
     def runs(self, status: str | None = "done") -> list[dict]:
         q = "SELECT id, spec, status, seconds, metrics, error FROM runs"
