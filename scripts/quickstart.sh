@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up, then run the quick pruning study on Multi30k de-en (prepare, dense baseline, every
-# experiment, report): <= 25 min on 2 CPU cores. Rerunning resumes where it stopped.
+# experiment, report): about 25 min on 2 CPU cores. Rerunning resumes where it stopped.
 # Data: $DATA if set, else ../shared/data/multi30k when it exists, else the named corpus
 # multi30k (fetched once into ~/.cache/nmtprune; NMTPRUNE_MIRROR replaces the upstream URL).
 set -euo pipefail
