@@ -9,7 +9,7 @@ from .options import command, decoding_options
 
 @command("translate", "translate text (stdin or --input) with a checkpoint")
 def _translate(sub):
-    sub.add_argument("checkpoint")
+    sub.add_argument("checkpoint", help="checkpoint, its run directory, or an .nmtz file")
     sub.add_argument("--input", help="file of source sentences (default: stdin)")
     sub.add_argument("--output", help="write here instead of stdout")
     decoding_options(sub)
@@ -30,8 +30,8 @@ def _translate(sub):
 
 @command("evaluate", "perplexity, BLEU and chrF on a split")
 def _evaluate(sub):
-    sub.add_argument("checkpoint")
-    sub.add_argument("--split", default="test_2016_flickr")
+    sub.add_argument("checkpoint", help="checkpoint, its run directory, or an .nmtz file")
+    sub.add_argument("--split", default="test_2016_flickr", help="split to score")
     sub.add_argument("--data", help="raw data directory (default: the checkpoint's prepared data)")
     decoding_options(sub)
     sub.add_argument("--out", help="directory for hypotheses and the JSON (default: beside the checkpoint)")

@@ -4,21 +4,23 @@ from __future__ import annotations
 import json
 import sys
 
-from .options import command, number
+from .options import Names, command, number
 
 
 @command("study", "run (or resume) the pruning study and write its report")
 def _study(sub):
+    from ..study.config import PRESETS
     sub.add_argument("--config", help="study YAML (see presets/quick.yaml for every key)")
-    sub.add_argument("--preset", default="quick", help="quick | full (when no --config)")
+    sub.add_argument("--preset", default="quick", choices=Names("study preset", PRESETS),
+                     help="shipped study config, when no --config")
     sub.add_argument("--data", help="raw data directory (Multi30k layout); not needed when the config "
                      "names a baseline.checkpoint")
     sub.add_argument("--out", required=True, help="study directory")
-    sub.add_argument("--seeds", type=number(int), default=1)
+    sub.add_argument("--seeds", type=number(int), default=1, help="number of seeds (a dense baseline and its runs each)")
     sub.add_argument("--force", action="store_true", help="reuse a study directory made with another config")
     sub.add_argument("--status", action="store_true", help="show progress of the study in --out and exit")
-    sub.add_argument("--device", default="cpu")
-    sub.add_argument("--quiet", action="store_true")
+    sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run(a):
         from ..study.runner import command_line, run_study, study_status
@@ -33,7 +35,7 @@ def _study(sub):
 
 @command("report", "rebuild a study's report from its store")
 def _report(sub):
-    sub.add_argument("study")
+    sub.add_argument("study", help="study directory")
 
     def run(a):
         from ..study.report import write_report

@@ -3,21 +3,24 @@ from __future__ import annotations
 
 import json
 
-from .options import command, key_values, number, train_args, train_overrides
+from .options import Names, command, key_values, number, train_args, train_overrides
 
 
 @command("train", "train a model on a prepared directory")
 def _train(sub):
+    from ..model.init import INIT_SCHEMES
+    from ..training.presets import PRESETS
     sub.add_argument("prep", help="prepared directory")
-    sub.add_argument("--preset", default="small", help="tiny | small | paper")
+    sub.add_argument("--preset", default="small", choices=Names("preset", PRESETS),
+                     help="model and training settings")
     sub.add_argument("--model", action="append", metavar="KEY=VALUE",
                      help="model setting, e.g. --model attention=dot (repeatable)")
-    sub.add_argument("--init", help="uniform | xavier_uniform | xavier_normal | kaiming_uniform | "
-                                    "kaiming_normal | default")
+    sub.add_argument("--init", choices=Names("init", INIT_SCHEMES),
+                     help="initialisation scheme (default: the preset's)")
     sub.add_argument("--mask", help="mask file: sparse training from scratch with this fixed mask")
     sub.add_argument("--snip-sparsity", type=number(float), help="SNIP-prune at init to this sparsity")
-    sub.add_argument("--snip-batches", type=number(int), default=1)
-    sub.add_argument("--snip-batch-size", type=number(int), default=64)
+    sub.add_argument("--snip-batches", type=number(int), default=1, help="SNIP: scoring batches")
+    sub.add_argument("--snip-batch-size", type=number(int), default=64, help="SNIP: sentences per batch")
     sub.add_argument("--prune-to", type=number(float),
                      help="prune gradually to this sparsity while training (train.prune_* settings)")
     train_args(sub)

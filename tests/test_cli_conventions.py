@@ -1,0 +1,85 @@
+"""CLI conventions: registry names as choices, defaults in --help, one-line errors for a bad name,
+and a top-level --help that imports no torch."""
+import subprocess
+import sys
+
+import pytest
+
+from nmtprune.cli import build_parser, main
+from nmtprune.data.tokenizers import TOKENIZERS
+from nmtprune.decode.kernels import KERNELS
+from nmtprune.model.init import INIT_SCHEMES
+from nmtprune.prune.allocation import ALLOCATIONS
+from nmtprune.prune.saliency import CRITERIA, HESSIANS
+from nmtprune.training.config import OPTIMIZERS, PRECISIONS
+from nmtprune.training.presets import PRESETS
+from nmtprune.training.schedules import SCHEDULES
+
+
+def _actions(parser) -> dict:
+    """``{(command, option): action}`` over every subcommand."""
+    subs = next(a for a in parser._actions if a.choices and "train" in a.choices).choices
+    return {(name, opt): a for name, sub in subs.items() for a in sub._actions for opt in a.option_strings}
+
+
+def test_registry_options_offer_exactly_the_registry_names():
+    acts = _actions(build_parser())
+    expected = {
+        ("train", "--preset"): list(PRESETS), ("train", "--init"): list(INIT_SCHEMES),
+        ("prepare", "--tokenizer"): list(TOKENIZERS), ("translate", "--kernels"): list(KERNELS),
+        ("evaluate", "--kernels"): list(KERNELS), ("prune", "--criterion"): list(CRITERIA),
+        ("iterate", "--criterion"): list(CRITERIA), ("prune", "--hessian"): list(HESSIANS),
+        ("prune", "--allocation"): [k.replace("_", "-") for k in ALLOCATIONS],
+        ("retrain", "--schedule"): list(SCHEDULES),
+    }
+    for cmd in ("train", "retrain", "iterate"):
+        expected[(cmd, "--optimizer")] = list(OPTIMIZERS)
+        expected[(cmd, "--precision")] = list(PRECISIONS)
+    for key, names in expected.items():
+        assert list(acts[key].choices) == names, key
+    assert acts[("train", "--device")].choices is None        # cuda:N is a device too
+
+
+@pytest.mark.parametrize("cmd, shown", [
+    ("train", ["--preset {tiny,small,paper}", "(default: small)", "(default: cpu)"]),
+    ("prune", ["{class-blind,class-uniform,class-distribution}", "(default: class-blind)", "(default: fisher)"]),
+    ("evaluate", ["(default: test_2016_flickr)", "(default: 5)", "(default: dense)"]),
+    ("prepare", ["{bpe,unigram,word}", "(default: 8000)"]),
+])
+def test_help_shows_choices_and_defaults(cmd, shown, capsys):
+    with pytest.raises(SystemExit):
+        main([cmd, "--help"])
+    text = " ".join(capsys.readouterr().out.split())     # argparse wraps lines
+    for s in shown:
+        assert s in text, s
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["prune", "ck", "--criterion", "taylor", "--sparsity", "0.5", "--out", "o"],
+     "unknown criterion 'taylor'; valid: magnitude, random, obd, snip"),
+    (["prune", "ck", "--allocation", "global", "--sparsity", "0.5", "--out", "o"],
+     "unknown allocation 'global'; valid: class-blind, class-uniform, class-distribution"),
+    (["train", "p", "--preset", "huge", "--out", "o"], "unknown preset 'huge'; valid: tiny, small, paper"),
+    (["retrain", "ck", "--schedule", "cosine", "--out", "o"], "unknown schedule 'cosine'; valid: restart"),
+    (["translate", "ck", "--kernels", "fast"], "unknown kernels 'fast'; valid: dense, sparse, auto, bf16"),
+    (["export", "ck", "--out", "m.nmtz", "--values", "int4"], "unknown --values 'int4'"),
+])
+def test_a_name_outside_the_registry_is_a_one_line_error(args, message, capsys):
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_allocation_takes_either_spelling():
+    a = build_parser(["prune"]).parse_args(["prune", "ck", "--allocation", "class_uniform", "--sparsity", "0.5",
+                                           "--out", "o"])
+    assert a.allocation == "class_uniform"           # the library maps both spellings to its key
+
+
+def test_top_level_help_stays_light():
+    code = ("import sys\nfrom nmtprune.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('TORCH', 'torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "train" in r.stdout and "TORCH False" in r.stdout
