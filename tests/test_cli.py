@@ -74,6 +74,30 @@ def test_prune_inspect_retrain(cli_run, tmp_path):
     # the pruned checkpoint is a plain state dict: it loads into a plain model
     from nmtprune.checkpoint.load import load_checkpoint
     assert load_checkpoint(tmp_path / "re").masks is not None
+    # the retrain run's saved config replays it (its source, prep, schedule and train settings)
+    r = nmt("retrain", "--config", tmp_path / "re" / "config.json", "--out", tmp_path / "re2", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert_same_run(tmp_path / "re", tmp_path / "re2")
+
+
+def assert_same_run(a, b):
+    """Runs ``a`` and ``b``: the same resolved config, summary and final weights."""
+    from safetensors.torch import load_file
+    assert json.loads((a / "config.json").read_text()) == json.loads((b / "config.json").read_text())
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    assert {**sa, "wall_s": 0} == {**sb, "wall_s": 0}
+    wa, wb = (load_file(str(d / "model.safetensors")) for d in (a, b))
+    assert wa.keys() == wb.keys() and all(bool((wa[k] == wb[k]).all()) for k in wa)
+
+
+def test_saved_config_replays_the_run(cli_run, tmp_path):
+    run = cli_run / "run"
+    r = nmt("train", "--config", run / "config.json", "--out", tmp_path / "b", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert_same_run(run, tmp_path / "b")
+    # the same losses, epoch by epoch (epoch, steps, train_loss, valid_ppl)
+    la, lb = ([line.split(",")[:4] for line in (d / "log.csv").read_text().splitlines()] for d in (run, tmp_path / "b"))
+    assert la == lb
 
 
 def torch_all_zero(t):

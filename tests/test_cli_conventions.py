@@ -83,3 +83,52 @@ def test_top_level_help_stays_light():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "train" in r.stdout and "TORCH False" in r.stdout
+
+
+def _settings(argv):
+    from nmtprune.cli.prune import retrain_settings
+    from nmtprune.cli.train import train_settings
+    a = build_parser([argv[0]]).parse_args(argv)
+    return (train_settings if argv[0] == "train" else retrain_settings)(a)
+
+
+def test_config_file_settings_and_options_over_them(tmp_path):
+    import yaml
+    f = tmp_path / "run.yaml"
+    f.write_text(yaml.safe_dump({"preset": "tiny", "model": {"emb_dim": 16, "attention": "dot"},
+                                 "train": {"epochs": 3, "lr": 0.01}, "prep": "p1"}))
+    s = _settings(["train", "--config", str(f), "--out", "o"])
+    assert (s["prep_dir"], s["preset"], s["model_overrides"], s["train_overrides"]) == \
+        ("p1", "tiny", {"emb_dim": 16, "attention": "dot"}, {"epochs": 3, "lr": 0.01})
+    s = _settings(["train", "p2", "--config", str(f), "--preset", "small", "--model", "emb_dim=8", "--epochs", "1",
+                   "--set", "clip=1", "--out", "o"])
+    assert (s["prep_dir"], s["preset"], s["model_overrides"], s["train_overrides"]) == \
+        ("p2", "small", {"emb_dim": 8, "attention": "dot"}, {"epochs": 1, "lr": 0.01, "clip": 1})
+    assert _settings(["train", "p", "--out", "o"])["preset"] == "small"       # no file: the old default
+    f.write_text("train: {min_lr: 1e-5, lr: 2E-3}\n")           # numbers, as JSON reads them (not YAML 1.1)
+    assert _settings(["train", "p", "--config", str(f), "--set", "clip=1e1", "--out", "o"])["train_overrides"] \
+        == {"min_lr": 1e-5, "lr": 2e-3, "clip": 10.0}
+    g = tmp_path / "re.yaml"
+    g.write_text(yaml.safe_dump({"kind": "retrain", "source": "ck", "schedule": "rewind",
+                                 "train": {"prune_to": 0.5, "epochs": 2}}))
+    s = _settings(["retrain", "--config", str(g), "--epochs", "1", "--out", "o"])
+    assert (s["ckpt"], s["schedule"], s["prune_to"], s["train_overrides"]) == \
+        ("ck", "rewind", 0.5, {"prune_to": 0.5, "epochs": 1})
+
+
+@pytest.mark.parametrize("text, args, message", [
+    ("trian: {epochs: 1}\n", ["train", "p"], "unknown key 'trian' in {f}; valid: kind, preset, model, train, prep"),
+    ("kind: retrain\nsource: x\n", ["train", "p"], "the config of a 'retrain' run, not of a train run; "
+                                                    "replay it with 'nmtprune retrain --config'"),
+    ("train: [1, 2]\n", ["train", "p"], "{f}: train is a mapping of settings"),
+    ("- a\n", ["retrain", "ck"], "{f}: a run config is a mapping of settings"),
+    ("preset: tiny\n", ["train"], "give the prepared directory (PREP), or a --config that names it"),
+    ("train: {epochs: 1}\n", ["retrain"], "give the CHECKPOINT, or a --config that names it"),
+])
+def test_bad_config_is_a_one_line_error(text, args, message, tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    assert main([*args, "--config", str(f), "--out", str(tmp_path / "o")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message.format(f=f) in lines[0], lines
+    assert not (tmp_path / "o").exists()

@@ -8,6 +8,9 @@ import argparse
 from ..errors import NmtpruneError
 
 COMMANDS: dict = {}
+# --config of train and retrain ({keys}: training.rundir.RUN_KEYS of the command).
+CONFIG_HELP = ("the run's settings: a YAML file with the keys of a run directory's config.json ({keys}), "
+               "or that file (or its run directory) to replay the run; options given here override it")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -61,14 +64,14 @@ def number(kind):
 
 
 def key_values(items: list[str] | None, opt: str) -> dict:
-    """Parse ``key=value`` overrides (values as YAML scalars: 3, 0.1, true, general)."""
-    import yaml
+    """Parse ``key=value`` overrides (values as YAML scalars: 3, 0.1, 1e-4, true, general)."""
+    from ..config import load_yaml
     out = {}
     for item in items or []:
         if "=" not in item:
             raise NmtpruneError(f"{opt} {item!r}: expected key=value")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        out[k.strip()] = load_yaml(v)
     return out
 
 

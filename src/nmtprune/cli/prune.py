@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
-from .options import Names, command, number, train_args, train_overrides
+from ..errors import NmtpruneError
+from .options import CONFIG_HELP, Names, command, number, train_args, train_overrides
 
 
 def _method(sub) -> None:
@@ -44,25 +45,42 @@ def _prune(sub):
     return run
 
 
+def retrain_settings(a) -> dict:
+    """:func:`nmtprune.api.retrain`'s settings: the ``--config`` file's, overridden by the options given.
+    (A retrain's model is its checkpoint's: the file's ``model``, ``mask`` and ``snip`` are records.)"""
+    from ..training.rundir import read_run_config
+    f = read_run_config(a.config, "retrain") if a.config else {}
+    ckpt = a.checkpoint or f.get("source")
+    if not ckpt:
+        raise NmtpruneError("retrain: give the CHECKPOINT, or a --config that names it (source)")
+    t = {**(f.get("train") or {}), **train_overrides(a)}
+    return {"ckpt": ckpt, "out": a.out, "train_overrides": t, "data": a.data or f.get("prep"),
+            "prune_to": a.prune_to if a.prune_to is not None else (t.get("prune_to") or None),
+            "schedule": a.schedule or f.get("schedule") or "restart", "teacher": a.teacher or f.get("teacher")}
+
+
 @command("retrain", "retrain a pruned checkpoint with its mask fixed")
 def _retrain(sub):
+    from ..training.rundir import RUN_KEYS
     from ..training.schedules import SCHEDULES
-    sub.add_argument("checkpoint", help="pruned checkpoint (or a dense one with --prune-to)")
-    sub.add_argument("--data", help="prepared directory (default: the checkpoint's)")
+    sub.add_argument("checkpoint", nargs="?",
+                     help="pruned checkpoint, or a dense one with --prune-to (default: the --config file's source)")
+    sub.add_argument("--config", metavar="FILE", help=CONFIG_HELP.format(keys=", ".join(RUN_KEYS["retrain"])))
+    sub.add_argument("--data", help="prepared directory (default: the --config file's prep, else the checkpoint's)")
     sub.add_argument("--prune-to", type=number(float),
                      help="prune gradually to this sparsity while retraining (a dense checkpoint needs it)")
-    sub.add_argument("--schedule", default="restart", choices=Names("schedule", SCHEDULES),
+    sub.add_argument("--schedule", choices=Names("schedule", SCHEDULES),
                      help="learning rates: the preset's with plateau decay (restart), the dense run's last "
                           "(finetune), the dense run's last EPOCHS epochs replayed (rewind), or its whole "
-                          "schedule compressed to EPOCHS epochs (replay)")
+                          "schedule compressed to EPOCHS epochs (replay) (default: the --config file's, "
+                          "else restart)")
     sub.add_argument("--teacher", help="dense checkpoint with the same tokenizers to distil from "
                                        "(train.distill_weight, train.distill_temperature)")
     train_args(sub, "from the checkpoint's preset")
 
     def run(a):
         from ..api import retrain
-        summary = retrain(a.checkpoint, a.out, train_overrides(a), a.resume, a.device, a.data,
-                          progress=not a.quiet, prune_to=a.prune_to, schedule=a.schedule, teacher=a.teacher)
+        summary = retrain(**retrain_settings(a), resume=a.resume, device=a.device, progress=not a.quiet)
         print(json.dumps(summary))
     return run
 
