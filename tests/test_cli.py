@@ -24,6 +24,45 @@ def test_evaluate_json_last_line(cli_run):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert {"ppl", "bleu", "chrf", "signature", "sentences"} <= set(out)
     assert out["sentences"] == 100
+    assert "\r" not in r.stderr and "it/s" not in r.stderr       # stderr is no terminal: no progress bar
+
+
+def _on_terminal(*args, stdin: str) -> tuple[str, str]:
+    """Run the CLI with stderr on a pseudo-terminal; returns (stdout, what the terminal got)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+    import threading
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))   # 0 columns: tqdm draws nothing
+    got: list[bytes] = []
+
+    def drain():                       # read as it comes: a full terminal buffer would block the child
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:            # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            got.append(chunk)
+    reader = threading.Thread(target=drain)
+    reader.start()
+    p = subprocess.run([sys.executable, "-m", "nmtprune", *map(str, args)], input=stdin, stdout=subprocess.PIPE, stderr=slave, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    os.close(slave)
+    reader.join(timeout=60)
+    os.close(master)
+    assert p.returncode == 0
+    return p.stdout, b"".join(got).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_unless_quiet(cli_run):
+    out, term = _on_terminal("translate", cli_run / "run", "--beam", "2", stdin="Ein Hund rennt.\n")
+    assert len(out.splitlines()) == 1 and "translate" in term and "sent" in term
+    out, term = _on_terminal("translate", cli_run / "run", "--beam", "2", "--quiet", stdin="Ein Hund rennt.\n")
+    assert len(out.splitlines()) == 1 and "translate" not in term
 
 
 @pytest.mark.parametrize("args, message", [

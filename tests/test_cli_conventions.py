@@ -132,3 +132,27 @@ def test_bad_config_is_a_one_line_error(text, args, message, tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message.format(f=f) in lines[0], lines
     assert not (tmp_path / "o").exists()
+
+
+def test_progress_bars_only_when_asked(tmp_path, capsys):
+    import numpy as np
+    from conftest import tiny_config
+    from nmtprune.api import prepare
+    from nmtprune.data.corpus import Corpus
+    from nmtprune.decode.translation import translate_ids
+    from nmtprune.model.seq2seq import build_model
+    from nmtprune.prune.saliency import ScoringData
+    model = build_model(tiny_config(), seed=0)
+    corpus = Corpus([np.array([5, 6, 7], dtype="int32")] * 4, [np.array([8, 9], dtype="int32")] * 4)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, text in {"train.de": "ein Hund\nzwei Katzen\n", "train.en": "a dog\ntwo cats\n",
+                       "val.de": "ein Hund\n", "val.en": "a dog\n"}.items():
+        (raw / name).write_text(text)
+    for on in (True, False):
+        translate_ids(model, [[5, 6], [7]], beam=1, batch_size=1, max_len_b=2, progress=on, workers=1)
+        list(ScoringData(corpus, batches=2, batch_size=2, progress=on).iter_batches())
+        prepare(tmp_path / f"prep{on}", raw, "de", "en", tokenizer="word", progress=on)
+        err = capsys.readouterr().err
+        for bar in ("translate", "scoring", "train tokenizers", "tokenize"):
+            assert (bar in err) == on, (bar, on, err)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .options import command, decoding_options
+from .options import command, decoding_options, show_progress
 
 
 @command("translate", "translate text (stdin or --input) with a checkpoint")
@@ -19,7 +19,7 @@ def _translate(sub):
         from ..fileio import atomic_write, read_lines
         lines = read_lines(a.input) if a.input else sys.stdin.read().splitlines()
         hyps = translate(a.checkpoint, lines, a.beam, a.batch_size, a.device, alpha=a.alpha, kernels=a.kernels,
-                         workers=a.workers)
+                         workers=a.workers, progress=show_progress(a))
         text = "".join(h + "\n" for h in hyps)
         if a.output:
             atomic_write(a.output, text)
@@ -40,7 +40,7 @@ def _evaluate(sub):
     def run(a):
         from ..api import evaluate
         r = evaluate(a.checkpoint, a.split, a.data, a.beam, a.batch_size, a.device, a.out,
-                     progress=sys.stderr.isatty(), alpha=a.alpha, kernels=a.kernels, workers=a.workers)
+                     progress=show_progress(a), alpha=a.alpha, kernels=a.kernels, workers=a.workers)
         if a.json:
             print(json.dumps(r))
         else:

@@ -1,9 +1,10 @@
 """What the commands share: the command registry, the help layout, registry names as
-``choices``, number parsing, ``key=value`` overrides, and the option
+``choices``, number parsing, ``key=value`` overrides, progress bars, and the option
 groups of training and decoding."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..errors import NmtpruneError
 
@@ -43,6 +44,17 @@ class Names(tuple):
         if not tuple.__contains__(self, key):
             raise NmtpruneError(f"unknown {self.kind} {value!r}; valid: {', '.join(self)}")
         return True
+
+
+def quiet(sub) -> None:
+    """``--quiet``: no progress bars (see :func:`show_progress`)."""
+    sub.add_argument("--quiet", action="store_true", help="no progress bars (none either when stderr is not a terminal)")
+
+
+def show_progress(a) -> bool:
+    """Progress bars: unless ``--quiet``, and only on a terminal (a captured or redirected
+    stderr gets the log lines, never bar redraws)."""
+    return not a.quiet and sys.stderr.isatty()
 
 
 def command(name: str, help: str):
@@ -92,7 +104,7 @@ def train_args(sub, source: str = "the preset's", epochs: str | None = None):
     sub.add_argument("--out", required=True, help="run directory")
     sub.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
     sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
-    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    quiet(sub)
 
 
 def train_overrides(a) -> dict:
@@ -114,3 +126,4 @@ def decoding_options(sub) -> None:
     sub.add_argument("--workers", type=number(int), default=0,
                      help="decoding processes on CPU, each taking whole batches (0: one per core)")
     sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
+    quiet(sub)

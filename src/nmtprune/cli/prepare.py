@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import NmtpruneError
-from .options import Names, command, number
+from .options import Names, command, number, quiet, show_progress
 
 
 @command("prepare", "tokenize a parallel corpus into a prepared directory")
@@ -26,6 +26,7 @@ def _prepare(sub):
                      help="training pairs longer than this (tokens, either side) are dropped")
     sub.add_argument("--train-split", default="train", help="split the tokenizers and the model train on")
     sub.add_argument("--valid-split", default="val", help="split validated on while training")
+    quiet(sub)
 
     def run(a):
         from ..api import prepare
@@ -34,7 +35,7 @@ def _prepare(sub):
         files = {s: (x, y) for s, x, y in (a.split_files or [])}
         prepare(a.out, a.data, a.src, a.tgt, files, tokenizer=a.tokenizer, vocab_size=a.vocab_size,
                 joint=a.joint, side_vocab=not a.shared_vocab, min_freq=a.min_freq, max_len=a.max_len,
-                train_split=a.train_split, valid_split=a.valid_split)
+                train_split=a.train_split, valid_split=a.valid_split, progress=show_progress(a))
         print(a.out)
     return run
 

@@ -5,7 +5,7 @@ import json
 import sys
 
 from ..errors import NmtpruneError
-from .options import CONFIG_HELP, Names, command, number, train_args, train_overrides
+from .options import CONFIG_HELP, Names, command, number, quiet, show_progress, train_args, train_overrides
 
 
 def _method(sub) -> None:
@@ -34,12 +34,13 @@ def _prune(sub):
     sub.add_argument("--classes", help="prune only these weight classes (comma-separated)")
     sub.add_argument("--data", help="prepared directory for obd/snip (default: the checkpoint's)")
     sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
+    quiet(sub)
 
     def run(a):
         from ..prune import prune
         only = [c.strip() for c in a.classes.split(",")] if a.classes else None
         r = prune(a.checkpoint, a.criterion, a.allocation, a.sparsity, a.out, a.batches, a.batch_size,
-                  a.hessian, a.seed, a.include_biases, a.data, only, a.device)
+                  a.hessian, a.seed, a.include_biases, a.data, only, a.device, progress=show_progress(a))
         print(f"pruned {r['pruned']} of {r['params']} weights ({r['sparsity']:.2%}) -> {a.out}", file=sys.stderr)
         print(json.dumps(r))
     return run
@@ -80,7 +81,7 @@ def _retrain(sub):
 
     def run(a):
         from ..api import retrain
-        summary = retrain(**retrain_settings(a), resume=a.resume, device=a.device, progress=not a.quiet)
+        summary = retrain(**retrain_settings(a), resume=a.resume, device=a.device, progress=show_progress(a))
         print(json.dumps(summary))
     return run
 
@@ -100,7 +101,7 @@ def _iterate(sub):
         overrides = train_overrides(a)
         epochs = overrides.pop("epochs", 2)
         r = iterate(a.checkpoint, a.out, a.prune_to, a.rounds, epochs, a.criterion, a.allocation, a.rewind_to,
-                    overrides, a.device, progress=not a.quiet)
+                    overrides, a.device, progress=show_progress(a))
         print(json.dumps(r))
     return run
 

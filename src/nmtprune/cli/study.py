@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .options import Names, command, number
+from .options import Names, command, number, quiet, show_progress
 
 
 @command("study", "run (or resume) the pruning study and write its report")
@@ -20,14 +20,14 @@ def _study(sub):
     sub.add_argument("--force", action="store_true", help="reuse a study directory made with another config")
     sub.add_argument("--status", action="store_true", help="show progress of the study in --out and exit")
     sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
-    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    quiet(sub)
 
     def run(a):
         from ..study.runner import command_line, run_study, study_status
         if a.status:
             print(json.dumps(study_status(a.out)))
             return
-        out = run_study(a.data, a.out, a.config, a.preset, a.seeds, a.device, a.force, not a.quiet,
+        out = run_study(a.data, a.out, a.config, a.preset, a.seeds, a.device, a.force, show_progress(a),
                         command_line(sys.argv[1:]))
         print(out / "report.html")
     return run

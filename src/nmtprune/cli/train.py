@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..errors import NmtpruneError
-from .options import CONFIG_HELP, Names, command, key_values, number, train_args, train_overrides
+from .options import CONFIG_HELP, Names, command, key_values, number, show_progress, train_args, train_overrides
 
 
 def train_settings(a) -> dict:
@@ -46,6 +46,6 @@ def _train(sub):
 
     def run(a):
         from ..api import train
-        summary = train(**train_settings(a), resume=a.resume, device=a.device, progress=not a.quiet)
+        summary = train(**train_settings(a), resume=a.resume, device=a.device, progress=show_progress(a))
         print(json.dumps(summary))
     return run

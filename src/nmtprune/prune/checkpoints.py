@@ -25,26 +25,30 @@ from .stats import mask_stats
 
 
 def scoring_data(ck: Checkpoint, data: str | None, batches: int, batch_size: int, hessian: str,
-                 seed: int, device) -> ScoringData:
+                 seed: int, device, progress: bool = False) -> ScoringData:
     """Training data for data-driven criteria: ``data`` or the checkpoint's prepared directory."""
     corpus: Corpus | None = None
     prep = data or ck.prep
     if prep:
         p = Prepared(prep)
         corpus = p.load(p.cfg.train_split)
-    return ScoringData(corpus, batches, batch_size, hessian, seed, device)
+    return ScoringData(corpus, batches, batch_size, hessian, seed, device, progress=progress)
 
 
 def prune(ckpt, criterion: str, allocation: str, sparsity: float, out, batches: int = 1,
           batch_size: int = 64, hessian: str = "fisher", seed: int = 0, include_biases: bool = False,
-          data: str | None = None, only_classes: list[str] | None = None, device: str = "cpu") -> dict:
-    """Prune a checkpoint and write ``out/model.safetensors`` + its mask; returns the stats."""
+          data: str | None = None, only_classes: list[str] | None = None, device: str = "cpu",
+          progress: bool = False) -> dict:
+    """Prune a checkpoint and write ``out/model.safetensors`` + its mask; returns the stats.
+
+    ``progress``: a bar (on stderr) over the scoring batches of obd and snip.
+    """
     sparsity = check_sparsity(sparsity)
     choose("criterion", criterion, CRITERIA)
     allocation = allocation_name(allocation)
     dev = resolve_device(device)
     ck = load_checkpoint(ckpt, dev)
-    sd = scoring_data(ck, data, batches, batch_size, hessian, seed, dev) \
+    sd = scoring_data(ck, data, batches, batch_size, hessian, seed, dev, progress) \
         if criterion in NEEDS_DATA else ScoringData(seed=seed, device=dev)
     if criterion in NEEDS_DATA and sd.corpus is None:
         raise NmtpruneError(f"criterion {criterion!r} needs training data: {ck.path} records none; "

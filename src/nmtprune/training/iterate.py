@@ -52,7 +52,7 @@ def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criter
             continue
         if retrained.exists():                               # killed mid-round: redo the round
             shutil.rmtree(out / f"round{r}")
-        stats = prune(src, criterion, allocation, s, pruned, device=device)
+        stats = prune(src, criterion, allocation, s, pruned, device=device, progress=progress)
         if rewind is not None:
             ck = load_checkpoint(pruned)
             ck.model.load_state_dict(rewind.model.state_dict())

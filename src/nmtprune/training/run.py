@@ -83,7 +83,7 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
         check_masks(model, masks, mask)
     train_c, valid_c = prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split)
     if snip is not None and state is None:
-        masks = snip_masks(model, train_c, snip, dev)
+        masks = snip_masks(model, train_c, snip, dev, progress and is_main())
     elif snip is not None:
         masks = load_masks(masks_path(rundir / MODEL_FILE))
     tok_files = {s: prep.path / prep.meta["tokenizers"][s] for s in ("src", "tgt")}
