@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from ..errors import NmtpruneError
 from .options import CONFIG_HELP, Names, command, number, quiet, show_progress, train_args, train_overrides
@@ -41,7 +40,7 @@ def _prune(sub):
         only = [c.strip() for c in a.classes.split(",")] if a.classes else None
         r = prune(a.checkpoint, a.criterion, a.allocation, a.sparsity, a.out, a.batches, a.batch_size,
                   a.hessian, a.seed, a.include_biases, a.data, only, a.device, progress=show_progress(a))
-        print(f"pruned {r['pruned']} of {r['params']} weights ({r['sparsity']:.2%}) -> {a.out}", file=sys.stderr)
+        # prune() logs "pruned N of M weights (S%) -> OUT" (on stderr, and into OUT/prune.log)
         print(json.dumps(r))
     return run
 

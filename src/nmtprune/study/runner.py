@@ -23,7 +23,7 @@ from ..config import from_dict
 from ..data.prepare import prepare
 from ..data.prepared import PrepareConfig
 from ..errors import NmtpruneError
-from ..fileio import ensure_writable_dir, read_json, write_json
+from ..fileio import ensure_writable_dir, log_file, read_json, write_json
 from ..prune.compute import prunable_classes
 from ..runtime import tune_allocator
 from ..training.presets import get_preset
@@ -37,6 +37,7 @@ from .store import Store
 
 logger = logging.getLogger(__name__)
 STORE_FILE = "study.db"
+LOG_FILE = "study.log"
 
 
 def _baseline(cfg: dict, prep: Path, out: Path, seed: int, device: str, progress: bool) -> Path:
@@ -91,7 +92,8 @@ def _open_store(out: Path, cfg_hash: str, force: bool) -> Store:
 
 def run_study(data: str | None, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
               device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None) -> Path:
-    """Run (or resume) a whole study and write its report. Returns the study directory."""
+    """Run (or resume) a whole study and write its report; its messages also go to ``study.log``.
+    Returns the study directory."""
     tune_allocator()
     cfg = load_config(config, None if config else preset)
     if seeds < 1:
@@ -99,6 +101,14 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
     out = ensure_writable_dir(out)
     ctx = context_hash(cfg)
     store = _open_store(out, ctx, force)
+    with log_file(out / LOG_FILE):          # only once the store says this is a study directory
+        _run(cfg, store, ctx, data, out, seeds, device, progress, command)
+    return out
+
+
+def _run(cfg: dict, store: Store, ctx: str, data: str | None, out: Path, seeds: int, device: str,
+         progress: bool, command: str | None) -> None:
+    """The study in ``out``: data, baselines, the runs not done yet, their data for figures, the report."""
     store.set_meta("config", json.dumps(cfg))
     store.set_meta("command", command or "")
     store.set_meta("seeds", str(seeds))
@@ -151,7 +161,6 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
     write_report(out)
     stages["report"] = time.time() - t0
     store.set_meta("stages", json.dumps(stages))
-    return out
 
 
 def _stale(store: Store, run_id: str, ctx: str) -> bool:
