@@ -105,6 +105,10 @@ def train_args(sub, source: str = "the preset's", epochs: str | None = None):
     sub.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
     sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
     quiet(sub)
+    sub.add_argument("--tensorboard", action="store_true",
+                     help="also write TensorBoard curves (loss, perplexity, learning rate, sparsity per step; "
+                          "validation perplexity per epoch) into <run dir>/tensorboard/ (needs the "
+                          "tensorboard extra: pip install 'nmtprune[tensorboard]')")
 
 
 def train_overrides(a) -> dict:

@@ -80,7 +80,8 @@ def _retrain(sub):
 
     def run(a):
         from ..api import retrain
-        summary = retrain(**retrain_settings(a), resume=a.resume, device=a.device, progress=show_progress(a))
+        summary = retrain(**retrain_settings(a), resume=a.resume, device=a.device, progress=show_progress(a),
+                          tensorboard=a.tensorboard)
         print(json.dumps(summary))
     return run
 
@@ -100,7 +101,7 @@ def _iterate(sub):
         overrides = train_overrides(a)
         epochs = overrides.pop("epochs", 2)
         r = iterate(a.checkpoint, a.out, a.prune_to, a.rounds, epochs, a.criterion, a.allocation, a.rewind_to,
-                    overrides, a.device, progress=show_progress(a))
+                    overrides, a.device, progress=show_progress(a), tensorboard=a.tensorboard)
         print(json.dumps(r))
     return run
 

@@ -46,6 +46,7 @@ def _train(sub):
 
     def run(a):
         from ..api import train
-        summary = train(**train_settings(a), resume=a.resume, device=a.device, progress=show_progress(a))
+        summary = train(**train_settings(a), resume=a.resume, device=a.device, progress=show_progress(a),
+                        tensorboard=a.tensorboard)
         print(json.dumps(summary))
     return run

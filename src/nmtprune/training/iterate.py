@@ -18,6 +18,7 @@ from ..errors import NmtpruneError
 from ..fileio import ensure_writable_dir, log_file, read_json, write_json
 from ..model.masks import apply_masks
 from ..prune.checkpoints import prune
+from .curves import summary_writer
 from .run import check_prune_to, retrain
 
 logger = logging.getLogger(__name__)
@@ -31,14 +32,19 @@ def round_sparsities(target: float, rounds: int) -> list[float]:
 
 def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criterion: str = "magnitude",
             allocation: str = "class_blind", rewind_to: str | None = None, train_overrides: dict | None = None,
-            device: str = "cpu", progress: bool = True, schedule: str = "restart") -> dict:
+            device: str = "cpu", progress: bool = True, schedule: str = "restart",
+            tensorboard: bool = False) -> dict:
     """Prune ``ckpt`` to ``prune_to`` in ``rounds`` rounds of prune + ``epochs`` epochs of retraining.
 
     Writes ``out/round{r}/pruned`` and ``out/round{r}/retrained`` (each with its log) and
     ``out/iterate.log``; the last retrained model is the result. Rerunning resumes after
-    the last finished round (an unfinished round is redone). Returns ``{"rounds": [...], "final": path}``.
+    the last finished round (an unfinished round is redone). With ``tensorboard`` each
+    retraining writes its curves (``round{r}/retrained/tensorboard``).
+    Returns ``{"rounds": [...], "final": path}``.
     """
     prune_to = check_prune_to(prune_to)
+    if tensorboard:                # each round's retraining writes curves: fail before the first cut
+        summary_writer()
     if rounds < 1:
         raise NmtpruneError(f"--rounds must be >= 1, got {rounds}")
     out = ensure_writable_dir(out)
@@ -64,7 +70,7 @@ def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criter
                                 {k: Path(v).name for k, v in ck.tokenizer_files.items()}, ck.prep,
                                 {**ck.info, "rewound_to": str(rewind.path)})
             summary = retrain(pruned, retrained, {"epochs": epochs, **(train_overrides or {})},
-                              device=device, progress=progress, schedule=schedule)
+                              device=device, progress=progress, schedule=schedule, tensorboard=tensorboard)
             logger.info(f"round {r}/{rounds}: sparsity {stats['sparsity']:.4f}, "
                         f"valid ppl {summary['best_valid_ppl']:.2f}")
             done.append({"round": r, "sparsity": stats["sparsity"], "best_valid_ppl": summary["best_valid_ppl"]})

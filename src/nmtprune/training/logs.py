@@ -1,9 +1,10 @@
-"""Where a run's messages go: its ``train.log``, and (or not) the console.
+"""Where a run's messages go: its ``train.log``, and (or not) the console; its curves.
 
 Training code logs through module loggers under ``nmtprune.training``; what
 reaches the console is the caller's choice (the CLI prints them on stderr).
 While a run lasts, :func:`run_log` also copies them into the run directory's
-``train.log`` (appended to, so a resumed run continues its log).
+``train.log`` (appended to, so a resumed run continues its log), and with
+``tensorboard`` gives the loop its :class:`~nmtprune.training.curves.Curves`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..fileio import log_file
+from .curves import Curves
 from .distributed import is_main
 
 LOG_FILE = "train.log"
@@ -20,13 +22,19 @@ _LOGGER = logging.getLogger(__package__)          # nmtprune.training: every tra
 
 
 @contextlib.contextmanager
-def run_log(rundir: Path) -> Iterator[None]:
-    """Attach ``rundir/train.log`` to the training loggers for the duration of the run (rank 0)."""
+def run_log(rundir: Path, tensorboard: bool = False) -> Iterator[Curves | None]:
+    """Attach ``rundir/train.log`` to the training loggers for the duration of the run; with
+    ``tensorboard``, yield the run's curves (closed at the end). Rank 0 only (others get None)."""
     if not is_main():
-        yield
+        yield None
         return
-    with log_file(rundir / LOG_FILE, _LOGGER.name):
-        yield
+    curves = Curves(rundir) if tensorboard else None
+    try:
+        with log_file(rundir / LOG_FILE, _LOGGER.name):
+            yield curves
+    finally:
+        if curves is not None:
+            curves.close()
 
 
 @contextlib.contextmanager
