@@ -41,7 +41,7 @@ def test_registry_options_offer_exactly_the_registry_names():
 
 
 @pytest.mark.parametrize("cmd, shown", [
-    ("train", ["--preset {tiny,small,paper}", "(default: small)", "(default: cpu)"]),
+    ("train", ["--preset {tiny,small,paper}", "else small)", "(default: cpu)", "(default: 64)"]),
     ("prune", ["{class-blind,class-uniform,class-distribution}", "(default: class-blind)", "(default: fisher)"]),
     ("evaluate", ["(default: test_2016_flickr)", "(default: 5)", "(default: dense)"]),
     ("prepare", ["{bpe,unigram,word}", "(default: 8000)"]),
