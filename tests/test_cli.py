@@ -24,6 +24,45 @@ def test_evaluate_json_last_line(cli_run):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert {"ppl", "bleu", "chrf", "signature", "sentences"} <= set(out)
     assert out["sentences"] == 100
+    assert "\r" not in r.stderr and "it/s" not in r.stderr       # stderr is no terminal: no progress bar
+
+
+def _on_terminal(*args, stdin: str) -> tuple[str, str]:
+    """Run the CLI with stderr on a pseudo-terminal; returns (stdout, what the terminal got)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+    import threading
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))   # 0 columns: tqdm draws nothing
+    got: list[bytes] = []
+
+    def drain():                       # read as it comes: a full terminal buffer would block the child
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:            # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            got.append(chunk)
+    reader = threading.Thread(target=drain)
+    reader.start()
+    p = subprocess.run([sys.executable, "-m", "nmtprune", *map(str, args)], input=stdin, stdout=subprocess.PIPE, stderr=slave, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    os.close(slave)
+    reader.join(timeout=60)
+    os.close(master)
+    assert p.returncode == 0
+    return p.stdout, b"".join(got).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_unless_quiet(cli_run):
+    out, term = _on_terminal("translate", cli_run / "run", "--beam", "2", stdin="Ein Hund rennt.\n")
+    assert len(out.splitlines()) == 1 and "translate" in term and "sent" in term
+    out, term = _on_terminal("translate", cli_run / "run", "--beam", "2", "--quiet", stdin="Ein Hund rennt.\n")
+    assert len(out.splitlines()) == 1 and "translate" not in term
 
 
 @pytest.mark.parametrize("args, message", [
@@ -74,6 +113,30 @@ def test_prune_inspect_retrain(cli_run, tmp_path):
     # the pruned checkpoint is a plain state dict: it loads into a plain model
     from nmtprune.checkpoint.load import load_checkpoint
     assert load_checkpoint(tmp_path / "re").masks is not None
+    # the retrain run's saved config replays it (its source, prep, schedule and train settings)
+    r = nmt("retrain", "--config", tmp_path / "re" / "config.json", "--out", tmp_path / "re2", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert_same_run(tmp_path / "re", tmp_path / "re2")
+
+
+def assert_same_run(a, b):
+    """Runs ``a`` and ``b``: the same resolved config, summary and final weights."""
+    from safetensors.torch import load_file
+    assert json.loads((a / "config.json").read_text()) == json.loads((b / "config.json").read_text())
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    assert {**sa, "wall_s": 0} == {**sb, "wall_s": 0}
+    wa, wb = (load_file(str(d / "model.safetensors")) for d in (a, b))
+    assert wa.keys() == wb.keys() and all(bool((wa[k] == wb[k]).all()) for k in wa)
+
+
+def test_saved_config_replays_the_run(cli_run, tmp_path):
+    run = cli_run / "run"
+    r = nmt("train", "--config", run / "config.json", "--out", tmp_path / "b", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert_same_run(run, tmp_path / "b")
+    # the same losses, epoch by epoch (epoch, steps, train_loss, valid_ppl)
+    la, lb = ([line.split(",")[:4] for line in (d / "log.csv").read_text().splitlines()] for d in (run, tmp_path / "b"))
+    assert la == lb
 
 
 def torch_all_zero(t):

@@ -20,23 +20,27 @@ from .training.run import retrain, train
 __all__ = ["prepare", "train", "translate", "evaluate", "retrain"]
 
 
-def prepare(out, data=None, src="de", tgt="en", files=None, **settings) -> Path:
-    """Prepare raw parallel text (see :class:`nmtprune.data.prepared.PrepareConfig` for settings)."""
+def prepare(out, data=None, src="de", tgt="en", files=None, progress: bool = False, **settings) -> Path:
+    """Prepare raw parallel text (see :class:`nmtprune.data.prepared.PrepareConfig` for settings).
+
+    ``progress``: bars (on stderr) while the tokenizers train and the splits are tokenized.
+    """
     cfg = from_dict(PrepareConfig, {"src": src, "tgt": tgt, **settings}, "prepare settings")
-    return _prepare(out, cfg, data, files)
+    return _prepare(out, cfg, data, files, progress)
 
 
 def translate(ckpt: str | Checkpoint, lines: list[str], beam: int = 5, batch_size: int = 64,
-              device: str = "cpu", workers: int = 0, **kw) -> list[str]:
+              device: str = "cpu", workers: int = 0, progress: bool = False, **kw) -> list[str]:
     """Translate raw sentences with a checkpoint (path or loaded).
 
     ``workers``: decoding processes on CPU (0 = one per core; see :mod:`nmtprune.decode.workers`).
+    ``progress``: a bar (on stderr) over the sentences decoded.
     """
     check_decoding(beam, workers)
     dev = resolve_device(device)
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, dev)
     return translate_lines(ck.model, ck.src_tok, ck.tgt_tok, lines, beam, batch_size, dev,
-                           workers=workers, **kw)
+                           workers=workers, progress=progress, **kw)
 
 
 def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str | None = None,

@@ -8,8 +8,25 @@ stage: :class:`nmtprune.data.prepared.PrepareConfig`,
 from __future__ import annotations
 
 import dataclasses
+import re
+
+import yaml
 
 from .errors import NmtpruneError
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as configs mean it: PyYAML (YAML 1.1) reads ``1e-3`` or ``1e-05`` (what ``json.dumps``
+    writes for 0.00001) as a string; here it is the number, as in JSON and YAML 1.2."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                              list("-+0123456789"))
+
+
+def load_yaml(text: str):
+    """Parse YAML (or JSON) config text; exponent numbers without a dot are floats."""
+    return yaml.load(text, Loader=_Loader)
 
 
 def from_dict(cls, d: dict, where: str):

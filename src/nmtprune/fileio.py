@@ -3,13 +3,15 @@
 Every file nmtprune writes goes through :func:`atomic_write` (or
 :func:`atomic_path`): the data lands in a temporary file in the same directory
 and is renamed over the target, so a kill never leaves a half-written file and
-an existing output is only replaced by a complete new one.
+an existing output is only replaced by a complete new one. The one exception is
+a run's log (:func:`log_file`), which grows line by line while the run lasts.
 """
 from __future__ import annotations
 
 import contextlib
 import gzip
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +21,7 @@ from .errors import NmtpruneError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def read_lines(path: str | os.PathLike) -> list[str]:
@@ -107,3 +110,25 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
     if not os.access(path, os.W_OK):
         raise NmtpruneError(f"{path}: output directory is not writable")
     return path
+
+
+@contextlib.contextmanager
+def log_file(path: str | os.PathLike, logger: str = "nmtprune") -> Iterator[None]:
+    """Copy the messages of ``logger`` and its children (INFO and above) into ``path`` while
+    the block runs. Appended to, so a resumed run continues its log."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.INFO)
+    log = logging.getLogger(logger)
+    level = log.level
+    # INFO records must be created for the file even where nobody configured logging
+    # (the default threshold is WARNING); the console still shows only what its handlers allow.
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+        log.setLevel(level)

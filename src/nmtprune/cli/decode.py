@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import sys
 
-from .options import command, decoding_options
+from .options import command, decoding_options, show_progress
 
 
 @command("translate", "translate text (stdin or --input) with a checkpoint")
 def _translate(sub):
-    sub.add_argument("checkpoint")
+    sub.add_argument("checkpoint", help="checkpoint, its run directory, or an .nmtz file")
     sub.add_argument("--input", help="file of source sentences (default: stdin)")
     sub.add_argument("--output", help="write here instead of stdout")
     decoding_options(sub)
@@ -19,7 +19,7 @@ def _translate(sub):
         from ..fileio import atomic_write, read_lines
         lines = read_lines(a.input) if a.input else sys.stdin.read().splitlines()
         hyps = translate(a.checkpoint, lines, a.beam, a.batch_size, a.device, alpha=a.alpha, kernels=a.kernels,
-                         workers=a.workers)
+                         workers=a.workers, progress=show_progress(a))
         text = "".join(h + "\n" for h in hyps)
         if a.output:
             atomic_write(a.output, text)
@@ -30,8 +30,8 @@ def _translate(sub):
 
 @command("evaluate", "perplexity, BLEU and chrF on a split")
 def _evaluate(sub):
-    sub.add_argument("checkpoint")
-    sub.add_argument("--split", default="test_2016_flickr")
+    sub.add_argument("checkpoint", help="checkpoint, its run directory, or an .nmtz file")
+    sub.add_argument("--split", default="test_2016_flickr", help="split to score")
     sub.add_argument("--data", help="raw data directory or corpus name "
                      "(default: the checkpoint's prepared data)")
     decoding_options(sub)
@@ -41,7 +41,7 @@ def _evaluate(sub):
     def run(a):
         from ..api import evaluate
         r = evaluate(a.checkpoint, a.split, a.data, a.beam, a.batch_size, a.device, a.out,
-                     progress=sys.stderr.isatty(), alpha=a.alpha, kernels=a.kernels, workers=a.workers)
+                     progress=show_progress(a), alpha=a.alpha, kernels=a.kernels, workers=a.workers)
         if a.json:
             print(json.dumps(r))
         else:

@@ -5,14 +5,16 @@ import json
 import sys
 
 from ..errors import NmtpruneError
-from .options import command
+from .options import Names, command
 
 
 @command("export", "write a self-contained, really smaller .nmtz model file")
 def _export(sub):
-    sub.add_argument("checkpoint")
+    from ..checkpoint.nmtz import VALUES
+    sub.add_argument("checkpoint", help="checkpoint, its run directory, or an .nmtz file")
     sub.add_argument("--out", required=True, help="output file (.nmtz)")
-    sub.add_argument("--values", default="fp32", help="fp32 (lossless) | fp16 | int8 (per-row scales)")
+    sub.add_argument("--values", default="fp32", choices=Names("--values", VALUES),
+                     help="kept values as fp32 (lossless), fp16 or int8 (per-row scales)")
 
     def run(a):
         from ..checkpoint.export import export

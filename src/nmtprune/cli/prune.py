@@ -2,86 +2,113 @@
 from __future__ import annotations
 
 import json
-import sys
 
-from .options import command, number, train_args, train_overrides
+from ..errors import NmtpruneError
+from .options import CONFIG_HELP, Names, command, number, quiet, show_progress, train_args, train_overrides
+
+
+def _method(sub) -> None:
+    """--criterion and --allocation (prune, iterate)."""
+    from ..prune.allocation import ALLOCATIONS
+    from ..prune.saliency import CRITERIA
+    sub.add_argument("--criterion", default="magnitude", choices=Names("criterion", CRITERIA),
+                     help="what scores a weight (obd, snip: on training batches)")
+    sub.add_argument("--allocation", default="class-blind", choices=Names("allocation", ALLOCATIONS, dashes=True),
+                     help="how the pruned share is spread over weight classes")
 
 
 @command("prune", "prune a checkpoint: --criterion x --allocation at --sparsity")
 def _prune(sub):
-    sub.add_argument("checkpoint")
-    sub.add_argument("--criterion", default="magnitude", help="magnitude | random | obd | snip")
-    sub.add_argument("--allocation", default="class-blind",
-                     help="class-blind | class-uniform | class-distribution")
+    from ..prune.saliency import HESSIANS
+    sub.add_argument("checkpoint", help="checkpoint, its run directory, or an .nmtz file")
+    _method(sub)
     sub.add_argument("--sparsity", required=True, help="fraction of weights removed, in [0, 1)")
-    sub.add_argument("--out", required=True)
+    sub.add_argument("--out", required=True, help="directory for the pruned checkpoint")
     sub.add_argument("--batches", type=number(int), default=1, help="obd/snip: scoring batches")
     sub.add_argument("--batch-size", type=number(int), default=64, help="obd/snip: sentences per batch")
-    sub.add_argument("--hessian", default="fisher", help="obd: fisher | hutchinson")
-    sub.add_argument("--seed", type=number(int), default=0)
-    sub.add_argument("--include-biases", action="store_true")
+    sub.add_argument("--hessian", default="fisher", choices=Names("hessian", HESSIANS),
+                     help="obd: the Hessian diagonal's estimate")
+    sub.add_argument("--seed", type=number(int), default=0, help="seed of random scores and of the scoring sentences")
+    sub.add_argument("--include-biases", action="store_true", help="prune biases too")
     sub.add_argument("--classes", help="prune only these weight classes (comma-separated)")
     sub.add_argument("--data", help="prepared directory for obd/snip (default: the checkpoint's)")
-    sub.add_argument("--device", default="cpu")
+    sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
+    quiet(sub)
 
     def run(a):
         from ..prune import prune
         only = [c.strip() for c in a.classes.split(",")] if a.classes else None
         r = prune(a.checkpoint, a.criterion, a.allocation, a.sparsity, a.out, a.batches, a.batch_size,
-                  a.hessian, a.seed, a.include_biases, a.data, only, a.device)
-        print(f"pruned {r['pruned']} of {r['params']} weights ({r['sparsity']:.2%}) -> {a.out}", file=sys.stderr)
+                  a.hessian, a.seed, a.include_biases, a.data, only, a.device, progress=show_progress(a))
+        # prune() logs "pruned N of M weights (S%) -> OUT" (on stderr, and into OUT/prune.log)
         print(json.dumps(r))
     return run
 
 
+def retrain_settings(a) -> dict:
+    """:func:`nmtprune.api.retrain`'s settings: the ``--config`` file's, overridden by the options given.
+    (A retrain's model is its checkpoint's: the file's ``model``, ``mask`` and ``snip`` are records.)"""
+    from ..training.rundir import read_run_config
+    f = read_run_config(a.config, "retrain") if a.config else {}
+    ckpt = a.checkpoint or f.get("source")
+    if not ckpt:
+        raise NmtpruneError("retrain: give the CHECKPOINT, or a --config that names it (source)")
+    t = {**(f.get("train") or {}), **train_overrides(a)}
+    return {"ckpt": ckpt, "out": a.out, "train_overrides": t, "data": a.data or f.get("prep"),
+            "prune_to": a.prune_to if a.prune_to is not None else (t.get("prune_to") or None),
+            "schedule": a.schedule or f.get("schedule") or "restart", "teacher": a.teacher or f.get("teacher")}
+
+
 @command("retrain", "retrain a pruned checkpoint with its mask fixed")
 def _retrain(sub):
-    sub.add_argument("checkpoint")
-    sub.add_argument("--data", help="prepared directory (default: the checkpoint's)")
+    from ..training.rundir import RUN_KEYS
+    from ..training.schedules import SCHEDULES
+    sub.add_argument("checkpoint", nargs="?",
+                     help="pruned checkpoint, or a dense one with --prune-to (default: the --config file's source)")
+    sub.add_argument("--config", metavar="FILE", help=CONFIG_HELP.format(keys=", ".join(RUN_KEYS["retrain"])))
+    sub.add_argument("--data", help="prepared directory (default: the --config file's prep, else the checkpoint's)")
     sub.add_argument("--prune-to", type=number(float),
                      help="prune gradually to this sparsity while retraining (a dense checkpoint needs it)")
-    sub.add_argument("--schedule", default="restart",          # training.schedules.SCHEDULES
-                     choices=["restart", "finetune", "rewind", "replay"],
+    sub.add_argument("--schedule", choices=Names("schedule", SCHEDULES),
                      help="learning rates: the preset's with plateau decay (restart), the dense run's last "
                           "(finetune), the dense run's last EPOCHS epochs replayed (rewind), or its whole "
-                          "schedule compressed to EPOCHS epochs (replay)")
+                          "schedule compressed to EPOCHS epochs (replay) (default: the --config file's, "
+                          "else restart)")
     sub.add_argument("--teacher", help="dense checkpoint with the same tokenizers to distil from "
                                        "(train.distill_weight, train.distill_temperature)")
-    train_args(sub)
+    train_args(sub, "from the checkpoint's preset")
 
     def run(a):
         from ..api import retrain
-        summary = retrain(a.checkpoint, a.out, train_overrides(a), a.resume, a.device, a.data,
-                          progress=not a.quiet, prune_to=a.prune_to, schedule=a.schedule, teacher=a.teacher)
+        summary = retrain(**retrain_settings(a), resume=a.resume, device=a.device, progress=show_progress(a),
+                          tensorboard=a.tensorboard)
         print(json.dumps(summary))
     return run
 
 
 @command("iterate", "iterative pruning: rounds of pruning a share of the kept weights + retraining")
 def _iterate(sub):
-    sub.add_argument("checkpoint")
+    sub.add_argument("checkpoint", help="dense (or pruned) checkpoint")
     sub.add_argument("--prune-to", type=number(float), required=True, help="final sparsity, in (0, 1)")
     sub.add_argument("--rounds", type=number(int), default=3, help="each prunes the same share of what is left")
-    sub.add_argument("--criterion", default="magnitude", help="magnitude | random | obd | snip")
-    sub.add_argument("--allocation", default="class-blind",
-                     help="class-blind | class-uniform | class-distribution")
+    _method(sub)
     sub.add_argument("--rewind-to", help="checkpoint whose weights the kept ones are reset to before each "
                                          "retraining (lottery ticket: an early checkpoint of the dense run)")
-    train_args(sub)
+    train_args(sub, "from the checkpoint's preset", epochs="2 per round")
 
     def run(a):
         from ..training.iterate import iterate
         overrides = train_overrides(a)
         epochs = overrides.pop("epochs", 2)
         r = iterate(a.checkpoint, a.out, a.prune_to, a.rounds, epochs, a.criterion, a.allocation, a.rewind_to,
-                    overrides, a.device, progress=not a.quiet)
+                    overrides, a.device, progress=show_progress(a), tensorboard=a.tensorboard)
         print(json.dumps(r))
     return run
 
 
 @command("inspect", "sparsity per weight class of a checkpoint")
 def _inspect(sub):
-    sub.add_argument("checkpoint")
+    sub.add_argument("checkpoint", help="checkpoint, its run directory, or an .nmtz file")
     sub.add_argument("--json", action="store_true", help="print one JSON object (last line)")
 
     def run(a):

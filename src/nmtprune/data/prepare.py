@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..errors import NmtpruneError
 from ..fileio import atomic_path, atomic_write, ensure_writable_dir, write_json
@@ -18,10 +19,20 @@ from .resolve import resolve_data
 from .tokenizers import side_tokenizer, train_tokenizer
 
 logger = logging.getLogger(__name__)
+ENCODE_CHUNK = 10000          # lines per tokenizer call: the progress bar moves, the batch call stays cheap
+
+
+def _encode(tok, lines: list[str], bar: tqdm) -> list[list[int]]:
+    """``tok.encode_batch(lines)``, in chunks that advance ``bar``."""
+    out: list[list[int]] = []
+    for i in range(0, len(lines), ENCODE_CHUNK):
+        out += tok.encode_batch(lines[i:i + ENCODE_CHUNK])
+        bar.update(len(lines[i:i + ENCODE_CHUNK]))
+    return out
 
 
 def prepare(out: str | Path, cfg: PrepareConfig, data_dir: str | Path | None = None,
-            files: dict[str, tuple[str, str]] | None = None) -> Path:
+            files: dict[str, tuple[str, str]] | None = None, progress: bool = False) -> Path:
     """Build a prepared directory from raw parallel text.
 
     Args:
@@ -30,6 +41,7 @@ def prepare(out: str | Path, cfg: PrepareConfig, data_dir: str | Path | None = N
         data_dir: a directory of ``{split}.{lang}[.gz]`` files (every pair found is prepared),
             or a registered corpus name such as ``multi30k`` (fetched into the cache on first use).
         files: explicit ``{split: (src_file, tgt_file)}``, added to / overriding ``data_dir``.
+        progress: bars on stderr: tokenizers trained (SentencePiece reports nothing finer), lines tokenized.
     Returns:
         ``out`` as a Path.
     """
@@ -51,6 +63,8 @@ def prepare(out: str | Path, cfg: PrepareConfig, data_dir: str | Path | None = N
     if not any(s.strip() and t.strip() for s, t in zip(train_src, train_tgt)):
         raise NmtpruneError(f"training split {cfg.train_split!r} ({splits[cfg.train_split][0]}) "
                             "has no non-empty sentence pairs")
+    bar = tqdm(total=1 if cfg.joint else 2, desc="train tokenizers", unit="tokenizer", disable=not progress,
+               leave=False)
     if cfg.joint:
         tok, path = train_tokenizer(cfg.tokenizer, train_src + train_tgt, cfg.vocab_size,
                                     cfg.min_freq, out / "joint")
@@ -62,12 +76,17 @@ def prepare(out: str | Path, cfg: PrepareConfig, data_dir: str | Path | None = N
             tok_files = {"src": sp.name, "tgt": tp.name}
     else:
         src_tok, sp = train_tokenizer(cfg.tokenizer, train_src, cfg.vocab_size, cfg.min_freq, out / "src")
+        bar.update(1)
         tgt_tok, tp = train_tokenizer(cfg.tokenizer, train_tgt, cfg.vocab_size, cfg.min_freq, out / "tgt")
         tok_files = {"src": sp.name, "tgt": tp.name}
+    bar.update(1)
+    bar.close()
 
     stats = {}
+    bar = tqdm(total=sum(len(s) + len(t) for s, t in raw.values()), desc="tokenize", unit="line",
+               disable=not progress, leave=False)
     for name, (src_lines, tgt_lines) in raw.items():
-        src_ids, tgt_ids = src_tok.encode_batch(src_lines), tgt_tok.encode_batch(tgt_lines)
+        src_ids, tgt_ids = _encode(src_tok, src_lines, bar), _encode(tgt_tok, tgt_lines, bar)
         entry = {"lines": len(src_lines)}
         if name == cfg.train_split:
             keep = [i for i in range(len(src_ids))
@@ -93,6 +112,7 @@ def prepare(out: str | Path, cfg: PrepareConfig, data_dir: str | Path | None = N
             with open(tmp, "wb") as f:
                 np.savez(f, src=sf, src_off=so, tgt=tf, tgt_off=to)
         stats[name] = entry
+    bar.close()
 
     meta = {"format": FORMAT, "config": asdict(cfg), "tokenizers": tok_files,
             "vocab_sizes": {"src": src_tok.size, "tgt": tgt_tok.size},

@@ -22,6 +22,7 @@ from ..fileio import atomic_write
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>"]
+TOKENIZERS = ("bpe", "unigram", "word")       # the kinds train_tokenizer makes
 
 
 class Tokenizer(Protocol):
@@ -144,8 +145,8 @@ def train_tokenizer(kind: str, lines: list[str], vocab_size: int, min_freq: int,
         path = path_prefix.with_suffix(".words.json")
         atomic_write(path, json.dumps(words, ensure_ascii=False))
         return WordTokenizer(words), path
-    if kind not in ("bpe", "unigram"):
-        raise NmtpruneError(f"unknown tokenizer {kind!r}; valid: bpe, unigram, word")
+    if kind not in TOKENIZERS:
+        raise NmtpruneError(f"unknown tokenizer {kind!r}; valid: {', '.join(TOKENIZERS)}")
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter([line for line in lines if line.strip()]), model_writer=model,

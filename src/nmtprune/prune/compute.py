@@ -123,9 +123,9 @@ def removed_first(scores: Scores, start: Masks) -> Scores:
     return Scores(tensors, None, spread, scores.tiebreak)
 
 
-def snip_masks(model: Seq2Seq, corpus: Corpus, snip: dict, device) -> Masks:
+def snip_masks(model: Seq2Seq, corpus: Corpus, snip: dict, device, progress: bool = False) -> Masks:
     """SNIP at initialisation (Lee et al.): one-shot class-blind masks from |g * w|."""
     data = ScoringData(corpus, int(snip.get("batches", 1)), int(snip.get("batch_size", 64)),
-                       seed=int(snip.get("seed", 0)), device=device)
+                       seed=int(snip.get("seed", 0)), device=device, progress=progress)
     model.to(device)
     return compute_masks(model, "snip", snip.get("allocation", "class_blind"), snip["sparsity"], data)

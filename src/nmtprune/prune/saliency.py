@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..data.batching import collate
 from ..data.corpus import Corpus
@@ -55,6 +56,7 @@ class ScoringData:
     seed: int = 0
     device: str | torch.device = "cpu"
     extra: dict = field(default_factory=dict)
+    progress: bool = False             # a bar (on stderr) over the scoring batches
     # Where data-driven scores are kept between calls (see score_cache); None: always computed.
     cache: str | None = None
 
@@ -67,7 +69,7 @@ class ScoringData:
             raise NmtpruneError(f"--batches and --batch-size must be >= 1, got {self.batches}, "
                                 f"{self.batch_size}")
         order = self.sentences()
-        for b in range(self.batches):
+        for b in tqdm(range(self.batches), desc="scoring", unit="batch", disable=not self.progress, leave=False):
             yield collate(self.corpus, order[b * self.batch_size:(b + 1) * self.batch_size]).to(self.device)
 
     def sentences(self) -> list[int]:

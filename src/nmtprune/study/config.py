@@ -28,6 +28,7 @@ TOP_KEYS = {"src": "de", "tgt": "en", "prepare": {},
             "baseline": {"preset": "small", "model": {}, "train": {}, "checkpoint": None},
             "evaluation": {"split": "test_2016_flickr", "beam": 5, "batch_size": 64},
             "retrain": {}, "scratch": {}, "scoring": {"batches": 32, "batch_size": 64}, "experiments": {}}
+PRESETS = ("quick", "full")          # the shipped study configs, presets/{name}.yaml
 
 
 def load_config(path: str | Path | None = None, preset: str | None = None) -> dict:
@@ -39,7 +40,7 @@ def load_config(path: str | Path | None = None, preset: str | None = None) -> di
             raise NmtpruneError(f"{path}: cannot read study config ({e.strerror})") from None
         where = str(path)
     else:
-        choose("study preset", preset or "quick", ("quick", "full"))
+        choose("study preset", preset or "quick", PRESETS)
         text = (resources.files("nmtprune") / "presets" / f"{preset or 'quick'}.yaml").read_text()
         where = f"preset {preset or 'quick'}"
     try:

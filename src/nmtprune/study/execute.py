@@ -95,9 +95,10 @@ def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, d
     recipe = cfg["retrain"].get("recipe", "gradual")       # the best recipe (benchmarks/recovery.py)
     one_cut = not spec["retrained"] or recipe == "oneshot" or spec["only_classes"]
     if one_cut:          # a recipe from the dense model needs no one-shot cut (OBD scoring is not cheap)
-        prune(baseline, spec["criterion"], spec["allocation"], spec["sparsity"], pruned, sc["batches"],
-              sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"], device=device,
-              score_cache=str(score_cache(rundir)))
+        with console_muted():                # its line is in pruned/prune.log
+            prune(baseline, spec["criterion"], spec["allocation"], spec["sparsity"], pruned, sc["batches"],
+                  sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"],
+                  device=device, score_cache=str(score_cache(rundir)))
     if not spec["retrained"]:
         return evaluate_run(pruned, cfg, spec, device)
     if one_cut:

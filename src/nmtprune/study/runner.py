@@ -27,7 +27,7 @@ from ..data.prepare import prepare
 from ..data.prepared import PrepareConfig
 from ..data.resolve import resolve_data
 from ..errors import NmtpruneError
-from ..fileio import ensure_writable_dir, read_json, write_json
+from ..fileio import ensure_writable_dir, log_file, read_json, write_json
 from ..prune.compute import prunable_classes
 from ..training.presets import get_preset
 from ..training.run import train
@@ -42,6 +42,7 @@ from .store import Store
 
 logger = logging.getLogger(__name__)
 STORE_FILE = "study.db"
+LOG_FILE = "study.log"
 
 
 def _baseline(cfg: dict, prep: Path, out: Path, seed: int, device: str, progress: bool) -> Path:
@@ -97,7 +98,8 @@ def _open_store(out: Path, cfg_hash: str, force: bool) -> Store:
 def run_study(data: str | None, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
               device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None,
               executor: str = "local", options: ExecutorOptions | None = None) -> Path:
-    """Run (or resume) a whole study and write its report. Returns the study directory.
+    """Run (or resume) a whole study and write its report; its messages also go to ``study.log``.
+    Returns the study directory.
 
     ``executor``: where the baselines and runs compute (:data:`executors.EXECUTORS`); the
     results come back here, and this process alone writes the store and the report. The study
@@ -113,14 +115,16 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
     # Absolute: tasks on other nodes (and other working directories) get these paths.
     out = ensure_writable_dir(out).resolve()
     with study_lock(out, command), ex:
-        _run(cfg, data, out, seeds, device, force, progress, command, ex)
+        ctx = context_hash(cfg)
+        store = _open_store(out, ctx, force)
+        with log_file(out / LOG_FILE):          # only once the store says this is a study directory
+            _run(cfg, store, ctx, data, out, seeds, device, progress, command, ex)
     return out
 
 
-def _run(cfg: dict, data: str | None, out: Path, seeds: int, device: str, force: bool, progress: bool,
-         command: str | None, ex) -> None:
-    ctx = context_hash(cfg)
-    store = _open_store(out, ctx, force)
+def _run(cfg: dict, store: Store, ctx: str, data: str | None, out: Path, seeds: int, device: str,
+         progress: bool, command: str | None, ex) -> None:
+    """The study in ``out``: data, baselines, the runs not done yet, their data for figures, the report."""
     store.set_meta("config", json.dumps(cfg))
     store.set_meta("command", command or "")
     store.set_meta("seeds", str(seeds))

@@ -15,12 +15,14 @@ from pathlib import Path
 from ..checkpoint.load import load_checkpoint
 from ..checkpoint.model_file import MODEL_FILE, save_checkpoint
 from ..errors import NmtpruneError
-from ..fileio import read_json, write_json
+from ..fileio import ensure_writable_dir, log_file, read_json, write_json
 from ..model.masks import apply_masks
 from ..prune.checkpoints import prune
+from .curves import summary_writer
 from .run import check_prune_to, retrain
 
 logger = logging.getLogger(__name__)
+LOG_FILE = "iterate.log"
 
 
 def round_sparsities(target: float, rounds: int) -> list[float]:
@@ -30,41 +32,49 @@ def round_sparsities(target: float, rounds: int) -> list[float]:
 
 def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criterion: str = "magnitude",
             allocation: str = "class_blind", rewind_to: str | None = None, train_overrides: dict | None = None,
-            device: str = "cpu", progress: bool = True, schedule: str = "restart") -> dict:
+            device: str = "cpu", progress: bool = True, schedule: str = "restart",
+            tensorboard: bool = False) -> dict:
     """Prune ``ckpt`` to ``prune_to`` in ``rounds`` rounds of prune + ``epochs`` epochs of retraining.
 
-    Writes ``out/round{r}/pruned`` and ``out/round{r}/retrained``; the last retrained
-    model is the result. Rerunning resumes after the last finished round (an unfinished
-    round is redone). Returns ``{"rounds": [...], "final": path}``.
+    Writes ``out/round{r}/pruned`` and ``out/round{r}/retrained`` (each with its log) and
+    ``out/iterate.log``; the last retrained model is the result. Rerunning resumes after
+    the last finished round (an unfinished round is redone). With ``tensorboard`` each
+    retraining writes its curves (``round{r}/retrained/tensorboard``).
+    Returns ``{"rounds": [...], "final": path}``.
     """
     prune_to = check_prune_to(prune_to)
+    if tensorboard:                # each round's retraining writes curves: fail before the first cut
+        summary_writer()
     if rounds < 1:
         raise NmtpruneError(f"--rounds must be >= 1, got {rounds}")
-    out = Path(out)
+    out = ensure_writable_dir(out)
     rewind = load_checkpoint(rewind_to) if rewind_to else None
     src, done = str(ckpt), []
-    for r, s in enumerate(round_sparsities(prune_to, rounds), 1):
-        pruned, retrained = out / f"round{r}" / "pruned", out / f"round{r}" / "retrained"
-        if (retrained / "summary.json").is_file():          # a rerun resumes after the finished rounds
-            done.append({"round": r, "sparsity": read_json(pruned / "prune.json")["stats"]["sparsity"],
-                         "best_valid_ppl": read_json(retrained / "summary.json")["best_valid_ppl"]})
+    # iterate.log: the rounds, and every retraining's messages (each round's own logs have them too)
+    with log_file(out / LOG_FILE, __package__):
+        for r, s in enumerate(round_sparsities(prune_to, rounds), 1):
+            pruned, retrained = out / f"round{r}" / "pruned", out / f"round{r}" / "retrained"
+            if (retrained / "summary.json").is_file():          # a rerun resumes after the finished rounds
+                done.append({"round": r, "sparsity": read_json(pruned / "prune.json")["stats"]["sparsity"],
+                             "best_valid_ppl": read_json(retrained / "summary.json")["best_valid_ppl"]})
+                src = str(retrained)
+                continue
+            if retrained.exists():                               # killed mid-round: redo the round
+                shutil.rmtree(out / f"round{r}")
+            stats = prune(src, criterion, allocation, s, pruned, device=device, progress=progress)
+            if rewind is not None:
+                ck = load_checkpoint(pruned)
+                ck.model.load_state_dict(rewind.model.state_dict())
+                apply_masks(ck.model, ck.masks)
+                save_checkpoint(pruned / MODEL_FILE, ck.model,
+                                {k: Path(v).name for k, v in ck.tokenizer_files.items()}, ck.prep,
+                                {**ck.info, "rewound_to": str(rewind.path)})
+            summary = retrain(pruned, retrained, {"epochs": epochs, **(train_overrides or {})},
+                              device=device, progress=progress, schedule=schedule, tensorboard=tensorboard)
+            logger.info(f"round {r}/{rounds}: sparsity {stats['sparsity']:.4f}, "
+                        f"valid ppl {summary['best_valid_ppl']:.2f}")
+            done.append({"round": r, "sparsity": stats["sparsity"], "best_valid_ppl": summary["best_valid_ppl"]})
             src = str(retrained)
-            continue
-        if retrained.exists():                               # killed mid-round: redo the round
-            shutil.rmtree(out / f"round{r}")
-        stats = prune(src, criterion, allocation, s, pruned, device=device)
-        if rewind is not None:
-            ck = load_checkpoint(pruned)
-            ck.model.load_state_dict(rewind.model.state_dict())
-            apply_masks(ck.model, ck.masks)
-            save_checkpoint(pruned / MODEL_FILE, ck.model, {k: Path(v).name for k, v in ck.tokenizer_files.items()},
-                            ck.prep, {**ck.info, "rewound_to": str(rewind.path)})
-        summary = retrain(pruned, retrained, {"epochs": epochs, **(train_overrides or {})},
-                          device=device, progress=progress, schedule=schedule)
-        logger.info(f"round {r}/{rounds}: sparsity {stats['sparsity']:.4f}, "
-                    f"valid ppl {summary['best_valid_ppl']:.2f}")
-        done.append({"round": r, "sparsity": stats["sparsity"], "best_valid_ppl": summary["best_valid_ppl"]})
-        src = str(retrained)
     result = {"rounds": done, "final": src}
     write_json(out / "iterate.json", result)
     return result

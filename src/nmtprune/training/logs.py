@@ -1,9 +1,10 @@
-"""Where a run's messages go: its ``train.log``, and (or not) the console.
+"""Where a run's messages go: its ``train.log``, and (or not) the console; its curves.
 
 Training code logs through module loggers under ``nmtprune.training``; what
 reaches the console is the caller's choice (the CLI prints them on stderr).
 While a run lasts, :func:`run_log` also copies them into the run directory's
-``train.log`` (appended to, so a resumed run continues its log).
+``train.log`` (appended to, so a resumed run continues its log), and with
+``tensorboard`` gives the loop its :class:`~nmtprune.training.curves.Curves`.
 """
 from __future__ import annotations
 
@@ -12,43 +13,41 @@ import logging
 from pathlib import Path
 from typing import Iterator
 
+from ..fileio import log_file
+from .curves import Curves
 from .distributed import is_main
 
 LOG_FILE = "train.log"
 _LOGGER = logging.getLogger(__package__)          # nmtprune.training: every training module's parent
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @contextlib.contextmanager
-def run_log(rundir: Path) -> Iterator[None]:
-    """Attach ``rundir/train.log`` to the training loggers for the duration of the run (rank 0)."""
+def run_log(rundir: Path, tensorboard: bool = False) -> Iterator[Curves | None]:
+    """Attach ``rundir/train.log`` to the training loggers for the duration of the run; with
+    ``tensorboard``, yield the run's curves (closed at the end). Rank 0 only (others get None)."""
     if not is_main():
-        yield
+        yield None
         return
-    handler = logging.FileHandler(rundir / LOG_FILE, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(_FORMAT))
-    handler.setLevel(logging.INFO)
-    level = _LOGGER.level
-    # INFO records must be created for the file even where nobody configured logging
-    # (the default threshold is WARNING); the console still shows only what its handlers allow.
-    if _LOGGER.getEffectiveLevel() > logging.INFO:
-        _LOGGER.setLevel(logging.INFO)
-    _LOGGER.addHandler(handler)
+    curves = Curves(rundir) if tensorboard else None
     try:
-        yield
+        with log_file(rundir / LOG_FILE, _LOGGER.name):
+            yield curves
     finally:
-        _LOGGER.removeHandler(handler)
-        handler.close()
-        _LOGGER.setLevel(level)
+        if curves is not None:
+            curves.close()
 
 
 @contextlib.contextmanager
-def console_muted() -> Iterator[None]:
-    """Keep training messages off every handler above ``nmtprune.training`` (the console);
-    a run's own ``train.log`` still receives them. The study uses it for its many short runs."""
-    propagate = _LOGGER.propagate
-    _LOGGER.propagate = False
+def console_muted(names: tuple[str, ...] = (_LOGGER.name, "nmtprune.prune")) -> Iterator[None]:
+    """Keep the messages of training and pruning off every handler above their loggers (the
+    console); a run's own ``train.log`` or ``prune.log`` still receives them. The study uses
+    it for its many short runs."""
+    loggers = [logging.getLogger(n) for n in names]
+    saved = [log.propagate for log in loggers]
+    for log in loggers:
+        log.propagate = False
     try:
         yield
     finally:
-        _LOGGER.propagate = propagate
+        for log, propagate in zip(loggers, saved):
+            log.propagate = propagate

@@ -27,6 +27,7 @@ from ..fileio import atomic_write
 from ..model.masks import Masks, apply_masks, mask_grads, save_masks, sparsity_of
 from ..model.seq2seq import Seq2Seq
 from .config import TrainConfig
+from .curves import Curves
 from .distill import DistillLoss
 from .distributed import all_sum, barrier, is_main, shard, world, wrap
 from .gradual import prune_step, schedule_for, scoring
@@ -53,7 +54,7 @@ def _write_log(rundir: Path, history: list[dict]) -> None:
 def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: Path,
         tokenizers: dict[str, str], prep: str | None, masks: Masks | None = None,
         device: str | torch.device = "cpu", resume: dict | None = None, info: dict | None = None,
-        progress: bool = True, teacher: Seq2Seq | None = None) -> dict:
+        progress: bool = True, teacher: Seq2Seq | None = None, curves: Curves | None = None) -> dict:
     """Train ``model`` in place; write checkpoints and logs into ``rundir``.
 
     Args:
@@ -61,6 +62,7 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
         resume: a state loaded by :func:`nmtprune.training.state.load_training_state` to continue from.
         info: extra metadata stored in every checkpoint.
         teacher: a dense model to distil from (word-level KD, ``cfg.distill_*``).
+        curves: where each step's loss, lr and sparsity and each epoch's validation go (TensorBoard).
     Returns:
         A summary: best validation perplexity, epochs, steps, wall time, why it stopped.
     """
@@ -94,6 +96,8 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
     for g in opt.param_groups:
         g["lr"] = prog["lr"]
     info = dict(info or {})
+    # Only for the curves: the mask's sparsity, counted again only when gradual pruning changes it.
+    sparsity = sparsity_of(masks) if curves is not None and masks is not None else 0.0
     start = time.time() - prog["elapsed"]
     budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
 
@@ -142,10 +146,13 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
                 if gradual is not None and gradual.due(prog["steps"] + 1):
                     masks = prune_step(model, masks, gradual.sparsity_at(prog["steps"] + 1),
                                        gradual.criterion, gradual.allocation, scoring(train, device))
+                    sparsity = sparsity_of(masks) if curves is not None else 0.0
                 loss_sum += loss_val
                 tok_sum += int(n_tok)
             prog["batch"] += 1
             prog["steps"] += 1
+            if curves is not None and not bad:
+                curves.step(prog["steps"], loss_val / max(n_tok, 1), prog["lr"], sparsity)
             bar.update(1)
             if tok_sum:
                 bar.set_postfix(loss=f"{loss_sum / tok_sum:.3f}",
@@ -166,6 +173,8 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
                  "valid_ppl": round(ppl, 3), "lr": prog["lr"], "tgt_tok_per_s": round(tok_s),
                  "elapsed_s": round(time.time() - start, 1)}
         prog["history"].append(entry)
+        if curves is not None:
+            curves.epoch(prog["steps"], ppl)
         if is_main():
             logger.info(f"epoch {epoch}: train loss {train_loss:.3f}, valid ppl {ppl:.2f}, lr {prog['lr']:.2g}, "
                         f"{tok_s:.0f} tgt tok/s")

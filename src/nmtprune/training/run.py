@@ -21,6 +21,7 @@ from ..prune.compute import snip_masks
 from ..runtime import resolve_device
 from .distill import check_teacher
 from .distributed import barrier, init_from_env, is_main
+from .curves import summary_writer
 from .logs import run_log
 from .loop import fit
 from .presets import configs, retrain_config
@@ -44,7 +45,7 @@ def check_prune_to(prune_to) -> float:
 def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = None,
           train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
           mask: str | None = None, init: str | None = None, snip: dict | None = None,
-          progress: bool = True, prune_to: float | None = None) -> dict:
+          progress: bool = True, prune_to: float | None = None, tensorboard: bool = False) -> dict:
     """Train a model on a prepared directory; returns the run summary.
 
     Args:
@@ -53,7 +54,10 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
         snip: ``{"sparsity", "batches", "batch_size"}``: SNIP-prune at initialisation, then train.
         prune_to: prune gradually to this sparsity while training (Zhu & Gupta 2017; the
             schedule is ``train.prune_*``).
+        tensorboard: also write the run's curves as TensorBoard events (:mod:`.curves`).
     """
+    if tensorboard:
+        summary_writer()
     if prune_to is not None:
         # From scratch, pruning starts once the weights mean something (Zhu & Gupta's GNMT run:
         # steps 40k-190k of 340k); a trained model (retrain) is pruned from its first step.
@@ -82,15 +86,15 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
         check_masks(model, masks, mask)
     train_c, valid_c = prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split)
     if snip is not None and state is None:
-        masks = snip_masks(model, train_c, snip, dev)
+        masks = snip_masks(model, train_c, snip, dev, progress and is_main())
     elif snip is not None:
         masks = load_masks(masks_path(rundir / MODEL_FILE))
     tok_files = {s: prep.path / prep.meta["tokenizers"][s] for s in ("src", "tgt")}
     tokenizers = start_rundir(rundir, run_cfg, tok_files)
     info = {"src_lang": prep.cfg.src, "tgt_lang": prep.cfg.tgt, "preset": preset}
-    with run_log(rundir):
+    with run_log(rundir, tensorboard) as curves:
         summary = fit(model, train_c, valid_c, tcfg, rundir, tokenizers, str(prep.path.resolve()), masks,
-                      dev, state, info, progress)
+                      dev, state, info, progress, curves=curves)
     if is_main():
         write_json(rundir / "summary.json", summary)
     return summary
@@ -112,7 +116,7 @@ def _history(schedule: str, ck: Checkpoint) -> list[float]:
 
 def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
             data: str | None = None, progress: bool = True, prune_to: float | None = None,
-            schedule: str = "restart", teacher: str | None = None) -> dict:
+            schedule: str = "restart", teacher: str | None = None, tensorboard: bool = False) -> dict:
     """Continue training a checkpoint with its mask fixed (pruned weights stay exactly 0).
 
     Args:
@@ -123,8 +127,11 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
             dense run's final rate), ``rewind`` (the dense run's last ``epochs`` epochs replayed)
             or ``replay`` (the dense run's whole schedule compressed to ``epochs`` epochs).
         teacher: a dense checkpoint with the same tokenizers to distil from.
+        tensorboard: also write the run's curves as TensorBoard events (:mod:`.curves`).
     """
     choose("schedule", schedule, SCHEDULES)
+    if tensorboard:
+        summary_writer()
     if prune_to is not None:
         prune_to = check_prune_to(prune_to)
     dev = init_from_env(resolve_device(device))
@@ -151,10 +158,10 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     tokenizers = start_rundir(rundir, run_cfg, ck.tokenizer_files)
     info = {**ck.info, "retrained_from": str(ck.path)}
     info.pop("epoch", None)
-    with run_log(rundir):
+    with run_log(rundir, tensorboard) as curves:
         summary = fit(ck.model, prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split), tcfg, rundir,
                       tokenizers, str(prep.path.resolve()), ck.masks, dev, state, info, progress,
-                      teacher=teacher_ck.model if teacher_ck else None)
+                      teacher=teacher_ck.model if teacher_ck else None, curves=curves)
     if is_main():
         write_json(rundir / "summary.json", summary)
     return summary

@@ -2,12 +2,17 @@
 
 A run directory is never overwritten: a new run refuses a directory that holds
 one, and resuming checks that every setting that shapes the run is unchanged.
+``config.json`` holds every resolved setting, so ``train --config`` (or
+``retrain --config``) given that file replays the run (:func:`read_run_config`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from ..checkpoint.model_file import copy_tokenizers
+from ..config import load_yaml
 from ..errors import NmtpruneError
 from ..fileio import ensure_writable_dir, read_json, write_json
 from .distributed import is_main
@@ -19,6 +24,38 @@ _RESUMABLE = {"epochs", "max_minutes", "max_steps"}
 _LEGACY = {"batch_multiple": 1, "lr_epochs": [], "prune_to": 0.0, "prune_start": 0.0, "prune_end": 0.5,
            "prune_every": 0, "prune_criterion": "magnitude", "prune_allocation": "class_blind",
            "distill_weight": 0.5, "distill_temperature": 1.0, "loss_norm": "tokens"}
+# The keys of a run's config.json, by run kind; a --config file has (some of) the same keys.
+RUN_KEYS = {"train": ("kind", "preset", "model", "train", "prep", "mask", "snip"),
+            "retrain": ("kind", "source", "model", "train", "prep", "mask", "snip", "schedule", "teacher")}
+
+
+def read_run_config(path, kind: str) -> dict:
+    """The settings of ``nmtprune {kind} --config PATH``: a YAML file with (some of) the keys of
+    a run's ``config.json``, that file itself, or a run directory (its ``config.json``).
+
+    Unknown keys are errors listing the valid ones; a config of another kind of run is refused.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        cfg = load_yaml(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise NmtpruneError(f"{path}: cannot read the run config ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise NmtpruneError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(cfg, dict):
+        raise NmtpruneError(f"{path}: a run config is a mapping of settings ({', '.join(RUN_KEYS[kind])})")
+    was = cfg.get("kind", kind)
+    if was != kind:
+        raise NmtpruneError(f"{path}: the config of a {was!r} run, not of a {kind} run"
+                            + (f"; replay it with 'nmtprune {was} --config'" if was in RUN_KEYS else ""))
+    for k, v in cfg.items():
+        if k not in RUN_KEYS[kind]:
+            raise NmtpruneError(f"unknown key {k!r} in {path}; valid: {', '.join(RUN_KEYS[kind])}")
+        if k in ("model", "train", "snip") and v is not None and not isinstance(v, dict):
+            raise NmtpruneError(f"{path}: {k} is a mapping of settings, got {v!r}")
+    return cfg
 
 
 def check_resume(rundir: Path, run_cfg: dict) -> None:
