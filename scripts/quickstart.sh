@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}           # the Python setup.sh installs into (same default)
-bash scripts/setup.sh
+SETUP_EXTRAS= bash scripts/setup.sh      # the study needs no test extras
 if [ -z "${DATA:-}" ]; then
   if [ -d ../shared/data/multi30k ]; then DATA=../shared/data/multi30k; else DATA=multi30k; fi
 fi

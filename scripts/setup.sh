@@ -8,4 +8,7 @@ PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install -q "torch==2.13.0"
 fi
-"$PY" -m pip install -q -e ".[test]"
+# Extras: the test ones by default (pytest, and Ray and TensorBoard so their tests run);
+# quickstart.sh asks for none (SETUP_EXTRAS=) since the study needs only the package.
+EXTRAS=${SETUP_EXTRAS-test}
+"$PY" -m pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
