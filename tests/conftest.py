@@ -18,6 +18,17 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "multi
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _restore_nmtprune_logger():
+    """Tests call the CLI's ``main`` in-process, which points the ``nmtprune`` logger at the console
+    and stops it propagating; later tests (``caplog``) need it as a library leaves it."""
+    import logging
+    log = logging.getLogger("nmtprune")
+    saved = (list(log.handlers), log.propagate, log.level)
+    yield
+    log.handlers[:], log.propagate, log.level = saved[0], saved[1], saved[2]
+
+
 def _head(path: Path, n: int) -> list[str]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [next(f) for _ in range(n)]
