@@ -13,7 +13,6 @@ import http.client
 import logging
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import NmtpruneError, choose
-from ..fileio import ensure_writable_dir
+from ..fileio import atomic_path, ensure_writable_dir
 from .corpora import CORPORA, MIRROR_ENV, cache_dir, corpus_files, source_url
 
 logger = logging.getLogger(__name__)
@@ -69,10 +68,7 @@ def fetch_file(url: str, target: Path, sha: str, progress: bool = False, timeout
     """Download ``url`` to ``target`` and check its SHA-256; nothing is left behind on failure."""
     hint = (f"check the network and retry; offline, set {MIRROR_ENV} to a server or directory holding "
             "<corpus>/<file>, or pass --data DIR with the raw files")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
+    with atomic_path(target, suffix=".part") as tmp:       # renamed over target only once verified
         try:
             got = _stream(url, tmp, target.name, progress, TIMEOUT if timeout is None else timeout)
         except urllib.error.HTTPError as e:
@@ -84,11 +80,6 @@ def fetch_file(url: str, target: Path, sha: str, progress: bool = False, timeout
         if got != sha:
             raise NmtpruneError(f"{target.name} from {url}: checksum mismatch (got sha256 {got[:12]}..., "
                                 f"expected {sha[:12]}...); the file was not kept; {hint}")
-        os.chmod(tmp, 0o644)     # mkstemp makes 0600; the cache should look like normal files
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 
