@@ -18,6 +18,14 @@ the dense `small` run given, on the same machine and precision as that run:
 - `gradual-scratch`: train from scratch with the dense run's settings while pruning
   gradually (its minutes are its whole training).
 
+`--from-study DIR` adds the recipe runs of a study that pruned this same dense run
+(`recipes` experiment, e.g. `docs/results/small.yaml`) instead of running them again:
+`oneshot-restart` (one cut, then retraining at the preset's learning rate with plateau
+decay), `gradual`, `gradual-kd` and `iterative` (3 rounds of pruning a share of the kept
+weights + retraining, the epochs split over them), at the study's retraining budget.
+Their test numbers are the study's; the validation numbers are measured here; minutes
+are the training wall time recorded in their runs (summary.json).
+
 `minutes` is the wall time the recipe spends beyond the dense training (prune +
 retrain, not evaluation). Settings (recipe epochs) are compared on the validation
 split (`valid_ppl`, `valid_bleu`); `bleu`/`ppl` are test_2016_flickr, beam 5.
@@ -99,6 +107,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, help="seed of the retraining (default: the preset's); rows of "
                     "different seeds are kept side by side for the spread")
     ap.add_argument("--markdown", action="store_true", help="print the README's table from the results file and exit")
+    ap.add_argument("--from-study", metavar="DIR", help="add the recipe runs of this study (which pruned the same "
+                    "dense run) as rows, instead of running them")
     a = ap.parse_args()
     if a.markdown:
         return markdown(json.loads(RESULT.read_text()))
@@ -117,6 +127,14 @@ def main() -> None:
              "valid_bleu": val["bleu"], "valid_ppl": val["ppl"], "train_minutes": round(summary["wall_s"] / 60, 2),
              "epochs": summary["epochs"], "steps": summary["steps"], "precision": precision,
              "signature": test["signature"]}
+    if a.from_study:
+        for row in study_rows(Path(a.from_study), Path(dense)):
+            if not any(r["recipe"] == row["recipe"] and r["sparsity"] == row["sparsity"] and r.get("seed") is None
+                       and r.get("retrain_epochs", 10) == row["retrain_epochs"] for r in rows):
+                rows.append({**row, "dense_run": dense_id, "commit": provenance()["commit"]})
+                _save(d, rows, earlier)
+        _table(d, rows)
+        return _save(d, rows, earlier, final=True)
     for recipe in a.recipes:
         for s in a.sparsities:
             epochs = None if recipe == "gradual-scratch" else a.epochs
@@ -144,6 +162,43 @@ def main() -> None:
             _save(d, rows, earlier)
     _table(d, rows)
     _save(d, rows, earlier, final=True)
+
+
+STUDY_NAMES = {"oneshot": "oneshot-restart", "gradual": "gradual", "gradual_kd": "gradual-kd",
+               "iterative": "iterative"}
+
+
+def study_rows(study: Path, dense: Path) -> list[dict]:
+    """Rows of the study's recipe runs (class-blind magnitude, restart learning rates, the preset's
+    seed), validated on the split the other rows use; the study must have pruned ``dense``."""
+    import sqlite3
+    db = sqlite3.connect(study / "study.db")
+    cfg = json.loads(db.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
+    given = json.loads((study / "baseline-seed0" / "summary.json").read_text()).get("from_checkpoint")
+    if not given or Path(given).resolve() != dense.resolve():
+        sys.exit(f"--from-study {study}: its baseline is {given}, not {dense}")
+    ev, rt = cfg["evaluation"], cfg["retrain"]
+    if (ev["split"], ev["beam"], rt.get("schedule", "restart")) != ("test_2016_flickr", 5, "restart"):
+        sys.exit(f"--from-study {study}: evaluated on {ev['split']} beam {ev['beam']} with {rt.get('schedule')} "
+                 "learning rates; the rows here are test_2016_flickr, beam 5, restart")
+    cmd = db.execute("SELECT value FROM meta WHERE key='command'").fetchone()
+    command = cmd[0] if cmd else f"nmtprune study --out {study}"
+    rows = []
+    for rid, spec, metrics in db.execute("SELECT id, spec, metrics FROM runs WHERE status='done' AND kind='recipe'"):
+        spec, m = json.loads(spec), json.loads(metrics)
+        if (spec["criterion"], spec["allocation"], spec["seed"]) != ("magnitude", "class_blind", 0):
+            continue
+        model = study / "runs" / rid / m["model_dir"]
+        val = evaluate(str(model), "val")
+        train_s = sum(json.loads(p.read_text())["wall_s"] for p in (study / "runs" / rid).rglob("summary.json"))
+        rows.append({"recipe": STUDY_NAMES[spec["recipe"]], "sparsity": spec["sparsity"], "bleu": m["bleu"],
+                     "ppl": m["ppl"], "minutes": round(train_s / 60, 2), "command": f"{command} (run {rid})",
+                     "valid_bleu": val["bleu"], "valid_ppl": val["ppl"], "achieved_sparsity": round(m["sparsity"], 6),
+                     "retrain_epochs": rt.get("epochs"), "steps": m.get("steps"), "seed": None,
+                     "source": f"study {relative(str(study.resolve()))}"})
+        print(f"{rows[-1]['recipe']:<18} {spec['sparsity']:>5.0%}  BLEU {m['bleu']:6.2f}  valid BLEU "
+              f"{val['bleu']:6.2f}  (study run {rid})", file=sys.stderr)
+    return rows
 
 
 def earlier_provenance() -> list[dict]:
@@ -174,7 +229,8 @@ def _table(d: dict, rows: list[dict]) -> None:
 NAMES = {"gradual": "gradual, restart", "gradual-rewind": "gradual, rewind", "gradual-replay": "gradual, replay",
          "gradual-replay-kd": "gradual, replay + KD", "gradual-kd": "gradual, restart + KD",
          "oneshot-replay": "one cut, replay", "oneshot-rewind": "one cut, rewind",
-         "oneshot-finetune": "one cut, fine-tune", "gradual-scratch": "gradual from scratch"}
+         "oneshot-finetune": "one cut, fine-tune", "gradual-scratch": "gradual from scratch",
+         "oneshot-restart": "one cut, restart", "iterative": "iterative (3 rounds), restart"}
 
 
 def markdown(res: dict) -> None:

@@ -46,8 +46,14 @@ def _study(sub):
 @command("report", "rebuild a study's report from its store")
 def _report(sub):
     sub.add_argument("study", help="study directory")
+    sub.add_argument("--export", metavar="DIR", help="also copy report.md, results.csv and the figures into DIR "
+                     "(to publish or commit them; no checkpoints)")
 
     def run(a):
         from ..study.report import write_report
         print(write_report(a.study))
+        if a.export:
+            from ..study.publish import publish
+            for path in publish(a.study, a.export):
+                print(path)
     return run

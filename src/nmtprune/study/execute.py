@@ -10,6 +10,7 @@ steps for the kinds that train).
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -110,12 +111,17 @@ def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, d
     else:                                  # the study's retraining is a recovery recipe from the dense model
         model = _recipe(recipe, spec, cfg, baseline, rundir / "recipe", device, progress)
     return {**evaluate_run(model, cfg, spec, device), "recipe": recipe, "budget": retrain_budget(cfg),
-            "model_dir": str(model.relative_to(rundir)), **_steps(model)}
+            "model_dir": _within(model, rundir), **_steps(model)}
 
 
 def score_cache(rundir: Path) -> Path:
     """The study's cache of OBD/SNIP scores (``<study>/scores``; run dirs are ``<study>/runs/<id>``)."""
     return rundir.parents[1] / "scores"
+
+
+def _within(model: Path, rundir: Path) -> str:
+    """``model``'s path relative to ``rundir`` (one may be absolute: iterate resolves its paths)."""
+    return os.path.relpath(Path(model).resolve(), rundir.resolve())
 
 
 def _steps(model: Path) -> dict:
@@ -145,7 +151,7 @@ def run_recipe(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, 
     """A recovery recipe (``spec["recipe"]``) at the study's retraining budget."""
     model = _recipe(spec["recipe"], spec, cfg, baseline, rundir, device, progress)
     return {**evaluate_run(model, cfg, spec, device), "recipe": spec["recipe"], "budget": retrain_budget(cfg),
-            **_steps(model)}
+            "model_dir": _within(model, rundir), **_steps(model)}
 
 
 def _train_masked(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool,

@@ -13,6 +13,7 @@ import numpy as np
 from ..fileio import atomic_write
 from .experiments import EXPERIMENTS
 from .figures.common import LABELS
+from .results_csv import results_csv
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ def write_report(study: str | Path) -> Path:
           f"Versions: nmtprune {__version__}, torch {torch.__version__}, sacrebleu {sacrebleu.__version__}, "
           f"Python {platform.python_version()}; device: {platform.processor() or platform.machine()} "
           f"({torch.get_num_threads()} threads).\n",
-          "Wall time per stage: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in stages.items()) + "\n"]
+          "Wall time per stage: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in stages.items()) + "\n",
+          "Every finished run, one row each: `results.csv` (beside this report).\n"]
     for name, file, caption in figs:
         md.append(f"## {name.replace('_', ' ').capitalize()}\n\n![{name}](figures/{file})\n\n{caption}\n")
     md.append("## BLEU, chrF and perplexity per method and sparsity\n")
@@ -132,6 +134,7 @@ def write_report(study: str | Path) -> Path:
         md.append("## Failed runs\n\n" + "\n".join(f"- `{r['id']}` ({r['experiment']}): "
                                                    f"{(r['error'] or '').splitlines()[0]}" for r in failed) + "\n")
     text = "\n".join(md)
+    atomic_write(study / "results.csv", results_csv(runs))
     atomic_write(study / "report.md", text)
     atomic_write(study / "report.html", _html(text, figdir))
     return study / "report.md"
