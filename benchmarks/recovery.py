@@ -190,11 +190,12 @@ def study_rows(study: Path, dense: Path) -> list[dict]:
             continue
         model = study / "runs" / rid / m["model_dir"]
         val = evaluate(str(model), "val")
-        train_s = sum(json.loads(p.read_text())["wall_s"] for p in (study / "runs" / rid).rglob("summary.json"))
+        done = [json.loads(p.read_text()) for p in (study / "runs" / rid).rglob("summary.json")]
+        train_s, steps = sum(x["wall_s"] for x in done), sum(x["steps"] for x in done)   # iterative: all rounds
         rows.append({"recipe": STUDY_NAMES[spec["recipe"]], "sparsity": spec["sparsity"], "bleu": m["bleu"],
                      "ppl": m["ppl"], "minutes": round(train_s / 60, 2), "command": f"{command} (run {rid})",
                      "valid_bleu": val["bleu"], "valid_ppl": val["ppl"], "achieved_sparsity": round(m["sparsity"], 6),
-                     "retrain_epochs": rt.get("epochs"), "steps": m.get("steps"), "seed": None,
+                     "retrain_epochs": rt.get("epochs"), "steps": steps, "seed": None,
                      "source": f"study {relative(str(study.resolve()))}"})
         print(f"{rows[-1]['recipe']:<18} {spec['sparsity']:>5.0%}  BLEU {m['bleu']:6.2f}  valid BLEU "
               f"{val['bleu']:6.2f}  (study run {rid})", file=sys.stderr)

@@ -76,7 +76,7 @@ def _retrain(sub):
                           "else restart)")
     sub.add_argument("--teacher", help="dense checkpoint with the same tokenizers to distil from "
                                        "(train.distill_weight, train.distill_temperature)")
-    train_args(sub, "from the checkpoint's preset")
+    train_args(sub, "from the checkpoint's preset", epochs="two thirds of the preset's: 20 for small")
 
     def run(a):
         from ..api import retrain

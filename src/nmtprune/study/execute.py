@@ -133,7 +133,7 @@ def _steps(model: Path) -> dict:
 def retrain_budget(cfg: dict) -> str:
     """The study's retraining budget in words, for captions."""
     r = cfg["retrain"]
-    steps = f"{r['max_steps']} steps" if r.get("max_steps") else f"{r.get('epochs', 'a third of the preset')} epochs"
+    steps = f"{r['max_steps']} steps" if r.get("max_steps") else f"{r.get('epochs', 'two thirds of the preset')} epochs"
     return f"{steps}, {r.get('schedule', 'restart')} learning rates"
 
 
@@ -150,8 +150,10 @@ def run_recipe(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, 
                progress: bool) -> dict:
     """A recovery recipe (``spec["recipe"]``) at the study's retraining budget."""
     model = _recipe(spec["recipe"], spec, cfg, baseline, rundir, device, progress)
+    # steps: all the recipe's trainings (iterative's rounds each leave a summary.json)
+    steps = sum(read_json(p).get("steps", 0) for p in rundir.rglob("summary.json"))
     return {**evaluate_run(model, cfg, spec, device), "recipe": spec["recipe"], "budget": retrain_budget(cfg),
-            "model_dir": _within(model, rundir), **_steps(model)}
+            "model_dir": _within(model, rundir), "steps": steps}
 
 
 def _train_masked(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool,

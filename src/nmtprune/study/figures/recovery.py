@@ -17,6 +17,8 @@ def fig_recipes(runs, out, s):
     sparsity_panels(runs, ((a, "bleu", "BLEU"), (b, "ppl", "perplexity (per subword piece)")))
     budget = done[0]["metrics"].get("budget", "the study's retraining budget")
     what = "; ".join(f"{n}: {DESCRIPTIONS.get(n, n)}" for n in s["recipes"])
+    split = (" iterative splits it evenly over its rounds, rounded down to whole epochs (so it may train "
+             "slightly fewer steps)." if "iterative" in s["recipes"] else "")
     return save(fig, out, "fig12_recipes.png"), (
         f"Recovery recipes from the dense baseline, class-blind magnitude pruning, each spending the same "
-        f"retraining budget ({budget}; gradual_kd also runs the teacher's forward pass): {what}.")
+        f"retraining budget ({budget}; gradual_kd also runs the teacher's forward pass): {what}.{split}")
