@@ -31,6 +31,14 @@ def test_cubic_schedule_endpoints_and_shape():
     assert [t for t in range(200) if g.due(t)] == list(range(10, 111, 10))
 
 
+def test_retrain_default_budget_is_two_thirds_of_the_preset_and_overridable():
+    from nmtprune.training.presets import get_preset, retrain_config
+    assert get_preset("small").train.epochs == 30 and retrain_config("small", None).epochs == 20
+    assert retrain_config("tiny", None).epochs == 1                    # never below one epoch
+    assert retrain_config("small", {"epochs": 4}).epochs == 4
+    assert retrain_config("small", None).max_minutes == 0.0            # a budget in epochs, never minutes
+
+
 def test_plan_picks_about_twenty_updates():
     g = plan(0.9, 0.0, 1000, 0.1, 0.5, 0, "magnitude", "class_blind")
     assert (g.start, g.end, g.every) == (100, 500, 20)
