@@ -117,3 +117,44 @@ def cli_run(raw_dir, tmp_path_factory):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["epochs"] == 1
     return base
+
+
+# A study of every experiment at tiny sizes (the `study` fixture; test_study.py reuses the config).
+TINY_STUDY = {
+    "prepare": {"vocab_size": 300},
+    "baseline": {"preset": "tiny", "model": {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 24},
+                 "train": {"epochs": 2, "batch_tokens": 1500}},
+    "evaluation": {"split": "test_2016_flickr", "beam": 2, "batch_size": 100},
+    "retrain": {"max_steps": 3, "batch_tokens": 1500},
+    "scratch": {"max_steps": 3, "epochs": 1, "batch_tokens": 1500},
+    "scoring": {"batches": 1, "batch_size": 4},
+    "experiments": {
+        "headline": {"sparsities": [0.9]},
+        "no_retrain": {"sparsities": [0.5, 0.9]},
+        "retrain": {"sparsities": [0.9]},
+        "class_share": {"compare_at": 0.9, "sparsities": [0.5]},
+        "sensitivity": {"sparsity": 0.9},
+        "max_pruned": {"sparsities": [0.5, 0.9]},
+        "mask_heatmaps": {"sparsity": 0.5},
+        "sentence_bleu": {"sparsity": 0.5},
+        "extreme": {"sparsities": [0.9, 0.99], "retrain_sparsities": [0.99]},
+        "snip_init": {"sparsity": 0.9, "inits": ["uniform", "kaiming_normal"]},
+        "snip_batches": {"sparsity": 0.9, "init": "kaiming_normal", "batches": [1, 2]},
+        "recipes": {"sparsities": [0.9], "recipes": ["oneshot", "gradual", "gradual_kd", "iterative"]},
+        "attention": {"sparsity": 0.9, "sentence": 0},
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def study(raw_dir, tmp_path_factory):
+    """A tiny study of every experiment, run once (test_study.py and test_study_publish.py read it)."""
+    import yaml
+
+    from nmtprune.study.runner import run_study
+    d = tmp_path_factory.mktemp("study")
+    cfg = d / "study.yaml"
+    cfg.write_text(yaml.safe_dump(TINY_STUDY))
+    out = d / "out"
+    run_study(str(raw_dir), str(out), str(cfg), progress=False, command="nmtprune study (test)")
+    return out, cfg

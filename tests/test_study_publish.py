@@ -1,0 +1,42 @@
+"""Publishing a study: results.csv beside the report, `nmtprune report --export DIR`."""
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from nmtprune.errors import NmtpruneError
+
+
+def test_results_csv_has_every_run_and_export_publishes_only_the_report(study, tmp_path):
+    import csv
+    out, _ = study
+    r = subprocess.run([sys.executable, "-m", "nmtprune", "report", str(out), "--export", str(tmp_path / "pub")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    db = sqlite3.connect(out / "study.db")
+    done = {rid: json.loads(m) for rid, m in db.execute("SELECT id, metrics FROM runs WHERE status='done'")}
+    with open(tmp_path / "pub" / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {row["id"] for row in rows} == set(done) and len(rows) == len(done)
+    for row in rows:                     # the CSV's numbers are the store's
+        m = done[row["id"]]
+        assert float(row["achieved_sparsity"]) == pytest.approx(m["sparsity"], rel=1e-5)
+        assert float(row["ppl"]) == pytest.approx(m["ppl"], rel=1e-5)
+        assert (row["bleu"] == "") == ("bleu" not in m)
+        if "bleu" in m:
+            assert float(row["bleu"]) == pytest.approx(m["bleu"]) and row["signature"] == m["signature"]
+    assert {row["recipe"] for row in rows if row["kind"] == "recipe"} == {"oneshot", "gradual", "gradual_kd",
+                                                                         "iterative"}
+    # the published set: report, CSV and exactly the figures the report links; nothing else travels
+    pub = tmp_path / "pub"
+    assert sorted(p.name for p in pub.iterdir()) == ["figures", "report.md", "results.csv"]
+    assert sorted(p.name for p in (pub / "figures").iterdir()) == sorted(p.name for p in (out / "figures").glob("*.png"))
+    (pub / "figures" / "old_figure.png").write_bytes(b"stale")
+    (pub / "small.yaml").write_text("kept: true\n")
+    from nmtprune.study.publish import publish
+    publish(out, pub)
+    assert not (pub / "figures" / "old_figure.png").exists() and (pub / "small.yaml").read_text() == "kept: true\n"
+    with pytest.raises(NmtpruneError, match="study directory itself"):
+        publish(out, out)
