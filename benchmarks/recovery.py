@@ -249,7 +249,8 @@ def markdown(res: dict) -> None:
     for (recipe, e, s), rs in sorted(groups.items(), key=lambda kv: (kv[0][2], -sum(r["valid_bleu"] for r in kv[1])
                                                                     / len(kv[1]))):
         gap = sum(r["bleu"] for r in rs) / len(rs) - d["bleu"]
-        print(f"| {NAMES.get(recipe, recipe)} | {e or 'whole run'} ({rs[0]['steps']}) | {s:.0%} | {len(rs)} | "
+        name = NAMES.get(recipe, recipe) + (" (study)" if all(r.get("source") for r in rs) else "")
+        print(f"| {name} | {e or 'whole run'} ({rs[0]['steps']}) | {s:.0%} | {len(rs)} | "
               f"{ms(rs, 'valid_bleu')} | {ms(rs, 'bleu')} | {gap:+.2f} | {ms(rs, 'ppl')} | {ms(rs, 'minutes')} |")
 
 

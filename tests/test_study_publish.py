@@ -40,3 +40,13 @@ def test_results_csv_has_every_run_and_export_publishes_only_the_report(study, t
     assert not (pub / "figures" / "old_figure.png").exists() and (pub / "small.yaml").read_text() == "kept: true\n"
     with pytest.raises(NmtpruneError, match="study directory itself"):
         publish(out, out)
+
+
+def test_report_table_names_each_recipe_and_counts_a_shared_run_once(study):
+    """The study's retraining (gradual) and the recipes run of gradual are one computation: one row
+    per recipe, and no spread made of different recipes or of a run counted twice (one seed here)."""
+    out, _ = study
+    table = (out / "report.md").read_text().split("| method | sparsity |")[1]
+    for recipe in ("oneshot", "gradual", "gradual_kd", "iterative"):
+        rows = [line for line in table.splitlines() if line.startswith(f"| class-blind + {recipe} | 90.0% |")]
+        assert len(rows) == 1 and "±" not in rows[0], rows

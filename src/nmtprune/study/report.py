@@ -33,17 +33,24 @@ def _method(r) -> str:
     if r["kind"] == "snip_train":
         return f"SNIP training ({r['init']}, {r['snip_batches']} batches)"
     label = LABELS.get((r["criterion"], r["allocation"]), f"{r['criterion']}/{r['allocation']}")
-    return label + (" + retrain" if r["retrained"] else "")
+    if not r["retrained"]:
+        return label
+    recipe = r.get("recipe") or r["metrics"].get("recipe")     # the study's retraining is a recipe too
+    return label + (f" + {recipe}" if recipe else " + retrain")
 
 
 def results_table(runs) -> list[list[str]]:
-    """Rows: method, sparsity, BLEU, chrF, ppl (mean ± std over seeds), whole-model runs with BLEU."""
-    groups: dict[tuple, list] = {}
+    """Rows: method, sparsity, BLEU, chrF, ppl (mean ± std over seeds), whole-model runs with BLEU.
+
+    One value per seed: the study's retraining and the ``recipes`` run of the same recipe, method
+    and sparsity are the same computation (same seed, same settings), so they count once."""
+    groups: dict[tuple, dict] = {}
     for r in runs:
         if r["kind"] != "dense" and not r["only_classes"] and "bleu" in r["metrics"]:
-            groups.setdefault((_method(r), r["sparsity"]), []).append(r["metrics"])
+            groups.setdefault((_method(r), r["sparsity"]), {})[r["seed"]] = r["metrics"]
     rows = []
-    for (m, x), ms in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (m, x), by_seed in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        ms = list(by_seed.values())
         rows.append([m, f"{x:.1%}", _fmt([v["bleu"] for v in ms]), _fmt([v["chrf"] for v in ms]),
                      _fmt([v["ppl"] for v in ms])])
     return rows
@@ -99,7 +106,7 @@ def write_report(study: str | Path) -> Path:
     stages = json.loads(store.get_meta("stages") or "{}")
     counts = store.counts()
     ev = cfg.get("evaluation", {})
-    md = [f"# nmtprune pruning study\n",
+    md = ["# nmtprune pruning study\n",
           f"Reproduce: `{store.get_meta('command') or 'nmtprune study ...'}` "
           f"(rebuild this report: `nmtprune report {study}`)\n",
           f"Data: {cfg.get('src')}→{cfg.get('tgt')}; evaluation on `{ev.get('split')}`, beam {ev.get('beam')}; "
