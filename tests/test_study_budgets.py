@@ -50,3 +50,17 @@ def test_micro_study_twice_gives_identical_numbers_and_matched_budgets(raw_dir, 
     assert got[0] == got[1] and all(st == "done" for _, st, _ in got[0].values())
     steps = {k: m["steps"] for k, _, m in got[0].values() if k != "prune"}
     assert steps == {"dense": 8, "scratch": 8, "rewind": 8}       # matched budgets
+
+
+def test_run_steps_sum_every_training_under_the_run_dir(tmp_path):
+    """Iterative pruning's rounds each train: a study run's steps are their sum, not the last round's."""
+    from nmtprune.study.execute import _steps
+    run = tmp_path / "run"
+    (run / "pruned").mkdir(parents=True)
+    (run / "pruned" / "prune.json").write_text("{}")
+    assert _steps(run) == {}                                   # a one-cut run without retraining trains nothing
+    for r, n in ((1, 30), (2, 30), (3, 40)):
+        d = run / "recipe" / f"round{r}" / "retrained"
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({"steps": n, "epochs": 1}))
+    assert _steps(run) == {"steps": 100}

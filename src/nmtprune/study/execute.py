@@ -111,7 +111,7 @@ def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, d
     else:                                  # the study's retraining is a recovery recipe from the dense model
         model = _recipe(recipe, spec, cfg, baseline, rundir / "recipe", device, progress)
     return {**evaluate_run(model, cfg, spec, device), "recipe": recipe, "budget": retrain_budget(cfg),
-            "model_dir": _within(model, rundir), **_steps(model)}
+            "model_dir": _within(model, rundir), **_steps(rundir)}
 
 
 def score_cache(rundir: Path) -> Path:
@@ -124,10 +124,11 @@ def _within(model: Path, rundir: Path) -> str:
     return os.path.relpath(Path(model).resolve(), rundir.resolve())
 
 
-def _steps(model: Path) -> dict:
-    """The optimizer steps the run that made ``model`` took (for the captions' budgets)."""
-    summary = model / "summary.json"
-    return {"steps": read_json(summary)["steps"]} if summary.is_file() else {}
+def _steps(rundir: Path) -> dict:
+    """The optimizer steps all the trainings under ``rundir`` took (for the captions' budgets):
+    iterative pruning's rounds each leave a ``summary.json``, a one-cut retrain or gradual run one."""
+    summaries = [read_json(p) for p in sorted(rundir.rglob("summary.json"))]
+    return {"steps": sum(s.get("steps", 0) for s in summaries)} if summaries else {}
 
 
 def retrain_budget(cfg: dict) -> str:
@@ -150,10 +151,8 @@ def run_recipe(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, 
                progress: bool) -> dict:
     """A recovery recipe (``spec["recipe"]``) at the study's retraining budget."""
     model = _recipe(spec["recipe"], spec, cfg, baseline, rundir, device, progress)
-    # steps: all the recipe's trainings (iterative's rounds each leave a summary.json)
-    steps = sum(read_json(p).get("steps", 0) for p in rundir.rglob("summary.json"))
     return {**evaluate_run(model, cfg, spec, device), "recipe": spec["recipe"], "budget": retrain_budget(cfg),
-            "model_dir": _within(model, rundir), "steps": steps}
+            "model_dir": _within(model, rundir), **_steps(rundir)}
 
 
 def _train_masked(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool,
