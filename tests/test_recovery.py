@@ -100,6 +100,15 @@ def test_train_with_prune_to_ends_exactly_at_target(prep_dir, tmp_path):
     assert _weights_at_mask_are_zero(tmp_path / "g") == pytest.approx(0.8, abs=1e-4)
 
 
+def test_train_with_prune_to_saves_the_epochs_before_the_first_cut(prep_dir, tmp_path):
+    """From scratch the ramp starts late (``prune_start``): an epoch that ends before the first
+    cut is saved dense (it crashed on the missing mask), and the run still ends exactly at S."""
+    s = train(prep_dir, tmp_path / "g", "tiny", TINY_MODEL,
+              {**TINY_TRAIN, "epochs": 3, "prune_start": 0.5, "prune_end": 0.9}, progress=False, prune_to=0.8)
+    assert s["epochs"] == 3 and s["sparsity"] == pytest.approx(0.8, abs=1e-5)
+    assert _weights_at_mask_are_zero(tmp_path / "g") == pytest.approx(0.8, abs=1e-4)
+
+
 def test_retrain_dense_with_prune_to_and_resume_state_keeps_masks(dense, tmp_path):
     s = retrain(dense, tmp_path / "r", {"epochs": 1, "max_steps": 10, "batch_tokens": 1500},
                 progress=False, prune_to=0.9)

@@ -107,7 +107,9 @@ def fit(model: Seq2Seq, train: Corpus, valid: Corpus, cfg: TrainConfig, rundir: 
 
     def save_model(extra: dict):
         save_checkpoint(rundir / MODEL_FILE, model, tokenizers, prep, {**info, **extra})
-        if gradual is not None:      # the mask changes while pruning: keep it beside its weights
+        # The mask changes while pruning: keep it beside its weights (from scratch, an epoch may
+        # end before the first cut, when there is no mask yet: that checkpoint is dense).
+        if gradual is not None and masks is not None:
             save_masks(masks_path(rundir / MODEL_FILE), masks)
 
     while prog["stopped"] is None and prog["epoch"] <= cfg.epochs:
