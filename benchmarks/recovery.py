@@ -250,7 +250,9 @@ def markdown(res: dict) -> None:
                                                                     / len(kv[1]))):
         gap = sum(r["bleu"] for r in rs) / len(rs) - d["bleu"]
         name = NAMES.get(recipe, recipe) + (" (study)" if all(r.get("source") for r in rs) else "")
-        print(f"| {name} | {e or 'whole run'} ({rs[0]['steps']}) | {s:.0%} | {len(rs)} | "
+        lo, hi = min(r["steps"] for r in rs), max(r["steps"] for r in rs)   # early stopping may end one sooner
+        steps = f"{lo}" if lo == hi else f"{lo}–{hi}"
+        print(f"| {name} | {e or 'whole run'} ({steps}) | {s:.0%} | {len(rs)} | "
               f"{ms(rs, 'valid_bleu')} | {ms(rs, 'bleu')} | {gap:+.2f} | {ms(rs, 'ppl')} | {ms(rs, 'minutes')} |")
 
 
