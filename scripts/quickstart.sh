@@ -5,11 +5,11 @@
 # multi30k (fetched once into ~/.cache/nmtprune; NMTPRUNE_MIRROR replaces the upstream URL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}           # the Python setup.sh installs into (same default)
 SETUP_EXTRAS= bash scripts/setup.sh      # the study needs no test extras
+. scripts/python.sh             # PY: the Python setup.sh installed into (.venv unless told)
 if [ -z "${DATA:-}" ]; then
   if [ -d ../shared/data/multi30k ]; then DATA=../shared/data/multi30k; else DATA=multi30k; fi
 fi
-# Run the package with that Python, not the console script: a --user or venv install
-# may not have put `nmtprune` on PATH.
+# Run the package with that Python, not the console script: the project's .venv is not
+# on PATH unless activated.
 "$PY" -m nmtprune study --preset quick --data "$DATA" --out studies/quick

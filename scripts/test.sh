@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up and run the whole test suite (what CI runs).
+# Set up and run the whole test suite (what CI runs), with the Python scripts/python.sh picks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec "${PYTHON:-python3}" -m pytest -q "$@"
+. scripts/python.sh
+exec "$PY" -m pytest -q "$@"
