@@ -19,7 +19,7 @@ from pathlib import Path
 from nmtprune.api import evaluate
 from nmtprune.checkpoint.model_file import resolve
 from nmtprune.checkpoint.export import export
-from nmtprune.prune import inspect, prune
+from nmtprune.prune import Pruning, inspect, prune
 from results_io import save_result, tune_process
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     dense_file = resolve(a.checkpoint)
     dense_bytes = dense_file.stat().st_size
     work = Path(tempfile.mkdtemp(prefix="nmtz-bench-"))
-    dense_bleu = evaluate(a.checkpoint, a.split, beam=a.beam, out_dir=str(work / "dense"))["bleu"]
+    dense_bleu = evaluate(a.checkpoint, split=a.split, beam=a.beam, out_dir=str(work / "dense"))["bleu"]
     rows = []
     print(f"dense checkpoint {dense_file}: {dense_bytes / 1e6:.2f} MB, BLEU {dense_bleu}")
     print(f"{'sparsity':>8} {'values':>6} {'MB':>7} {'ratio':>6} {'bound':>6} {'BLEU':>6} {'ckpt BLEU':>9}")
@@ -43,14 +43,14 @@ def main() -> None:
     else:
         sources = [(x, work / f"p{x}") for x in (0.8, 0.9)]
         for x, pruned in sources:
-            prune(a.checkpoint, "magnitude", "class_blind", x, pruned)
+            prune(a.checkpoint, Pruning(x), pruned)
     for x, pruned in sources:
         x = round(x, 4)
-        ref = evaluate(str(pruned), a.split, beam=a.beam, out_dir=str(work / f"ref{x}"))["bleu"]
+        ref = evaluate(str(pruned), split=a.split, beam=a.beam, out_dir=str(work / f"ref{x}"))["bleu"]
         for values in ("fp32", "fp16", "int8"):
             f = work / f"p{x}.{values}.nmtz"
-            r = export(pruned, f, values)
-            bleu = evaluate(str(f), a.split, beam=a.beam, out_dir=str(work / f.stem))["bleu"]
+            r = export(pruned, f, values=values)
+            bleu = evaluate(str(f), split=a.split, beam=a.beam, out_dir=str(work / f.stem))["bleu"]
             bound = (1 - x) + 1 / 32 if values == "fp32" else None
             row = {"sparsity": x, "values": values, "bytes": r["bytes"], "ratio": round(r["bytes"] / dense_bytes, 4),
                    "bleu": bleu, "bleu_checkpoint": ref, "source": str(pruned)}

@@ -37,9 +37,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "headline.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     t0 = time.time()
-    run_study(None, str(out), str(out / "headline.yaml"),
+    run_study(None, str(out), config=str(out / "headline.yaml"),
               command=f"python benchmarks/headline.py {a.checkpoint} --out {a.out}")
-    runs = Store(out / "study.db", create=False).runs("done")
+    runs = Store(out / "study.db", create=False).runs(status="done")
     dense = next(r["metrics"] for r in runs if r["kind"] == "dense")
     rows = sorted(({"sparsity": r["sparsity"], "retrained": r["retrained"], "bleu": r["metrics"]["bleu"],
                     "chrf": r["metrics"]["chrf"], "ppl": r["metrics"]["ppl"], "seconds": round(r["seconds"], 1)}

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from nmtprune.api import evaluate, retrain
-from nmtprune.prune import prune
+from nmtprune.prune import Pruning, prune
 
 METHODS = [("magnitude", "class_blind"), ("magnitude", "class_uniform"), ("magnitude", "class_distribution"),
            ("random", "class_blind")]
@@ -34,21 +34,22 @@ def main() -> None:
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="prune-quality-"))
     keys = ("bleu", "chrf", "ppl")
-    dense = {k: v for k, v in evaluate(a.checkpoint, a.split, out_dir=str(work / "dense")).items() if k in keys}
+    dense = {k: v for k, v in evaluate(a.checkpoint, split=a.split, out_dir=str(work / "dense")).items() if k in keys}
     rows = []
     print(f"dense: BLEU {dense['bleu']}, chrF {dense['chrf']}, ppl {dense['ppl']:.2f}")
     print(f"{'method':<28} {'sparsity':>8} {'BLEU':>6} {'chrF':>6} {'ppl':>9}")
     for x in (0.4, 0.8):
         for crit, alloc in METHODS:
             out = work / f"{crit}-{alloc}-{x}"
-            prune(a.checkpoint, crit, alloc, x, out)
-            r = evaluate(out, a.split)
+            prune(a.checkpoint, Pruning(x, criterion=crit, allocation=alloc), out)
+            r = evaluate(out, split=a.split)
             rows.append({"method": f"{crit}/{alloc}", "sparsity": x, "retrained": False,
                          **{k: r[k] for k in keys}})
             print(f"{crit + '/' + alloc:<28} {x:>8.0%} {r['bleu']:>6} {r['chrf']:>6} {r['ppl']:>9.2f}")
     t = time.time()
-    retrain(work / "magnitude-class_blind-0.8", work / "cb80-rt", {"epochs": a.retrain_epochs}, progress=False)
-    r = evaluate(work / "cb80-rt", a.split)
+    retrain(work / "magnitude-class_blind-0.8", work / "cb80-rt", train_overrides={"epochs": a.retrain_epochs},
+            progress=False)
+    r = evaluate(work / "cb80-rt", split=a.split)
     rows.append({"method": "magnitude/class_blind", "sparsity": 0.8, "retrained": True,
                  "retrain_epochs": a.retrain_epochs, "retrain_s": round(time.time() - t), **{k: r[k] for k in keys}})
     print(f"{'magnitude/class_blind + retrain':<28} {0.8:>8.0%} {r['bleu']:>6} {r['chrf']:>6} {r['ppl']:>9.2f}")

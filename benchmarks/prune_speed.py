@@ -3,7 +3,7 @@
 For (a) the `small` model and (b) a randomly initialised `paper` model
 (4x1000 LSTMs, 1000-d embeddings, 50k vocabularies, ~220M parameters), each
 method runs in a fresh process on the same seeded weights:
-- ours: nmtprune.prune.compute_masks(model, "magnitude", "class_blind", 0.8)
+- ours: nmtprune.prune.compute_masks(model, Pruning(0.8))  (class-blind magnitude)
 - torch: torch.nn.utils.prune.global_unstructured(..., L1Unstructured, amount=0.8)
   over the same weight matrices.
 Peak extra memory is the rise of the process's peak RSS (VmHWM, reset just
@@ -46,7 +46,7 @@ def worker(size: str, method: str) -> dict:
     import torch
     from nmtprune.model.config import ModelConfig
     from nmtprune.model.seq2seq import build_model
-    from nmtprune.prune import compute_masks
+    from nmtprune.prune import Pruning, compute_masks
     from nmtprune.prune.compute import prunable_classes
     torch.manual_seed(0)
     model = build_model(ModelConfig(**SIZES[size]), seed=0)
@@ -57,7 +57,7 @@ def worker(size: str, method: str) -> dict:
     tiny = build_model(ModelConfig(src_vocab=50, tgt_vocab=50, emb_dim=8, enc_hidden=8, enc_layers=1,
                                    dec_hidden=8, dec_layers=1), seed=0)
     if method == "ours":
-        compute_masks(tiny, "magnitude", "class_blind", 0.8)
+        compute_masks(tiny, Pruning(0.8))
     else:
         import torch.nn.utils.prune as tp
         tmods = dict(tiny.named_modules())
@@ -69,7 +69,7 @@ def worker(size: str, method: str) -> dict:
     Path("/proc/self/clear_refs").write_text("5")      # reset the peak-RSS high-water mark
     t0 = time.perf_counter()
     if method == "ours":
-        masks = compute_masks(model, "magnitude", "class_blind", 0.8)
+        masks = compute_masks(model, Pruning(0.8))
         seconds, peak = time.perf_counter() - t0, _rss_kib("VmHWM:")
         out_bytes = sum(m.numel() * m.element_size() for m in masks.values())
         pruned = sum(m.numel() - int(m.count_nonzero()) for m in masks.values())

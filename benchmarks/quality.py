@@ -29,8 +29,8 @@ def main() -> None:
     cfg = json.loads((run / "config.json").read_text())
     summary = json.loads((run / "summary.json").read_text())
     log = (run / "log.csv").read_text().splitlines()
-    r = evaluate(run, a.split, beam=a.beam, kernels=a.kernels, out_dir=str(run / f"eval-{a.kernels}"))
-    val = evaluate(run, "val", beam=a.beam, kernels=a.kernels, out_dir=str(run / f"val-eval-{a.kernels}"))
+    r = evaluate(run, split=a.split, beam=a.beam, kernels=a.kernels, out_dir=str(run / f"eval-{a.kernels}"))
+    val = evaluate(run, split="val", beam=a.beam, kernels=a.kernels, out_dir=str(run / f"val-eval-{a.kernels}"))
     prep = json.loads((Path(cfg["prep"]) / "prep.json").read_text())["config"]
     result = {"preset": cfg["preset"], "precision": cfg["train"].get("precision", "fp32"), "direction": f"{prep['src']}-{prep['tgt']}", "split": a.split,
               "beam": a.beam, "kernels": a.kernels, "bleu": r["bleu"], "chrf": r["chrf"], "test_ppl": r["ppl"],

@@ -18,12 +18,12 @@ import argparse
 import json
 import shlex
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from nmtprune.study.store import Store
 from results_io import save_result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,18 +31,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def collect(study: Path) -> dict:
     """What the study's store says: stages, counts, per-run seconds and the headline rows."""
-    with sqlite3.connect(study / "study.db") as c:
-        meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
-        rows = c.execute("SELECT id, experiment, kind, criterion, allocation, sparsity, retrained, spec, status, "
-                         "seconds, metrics FROM runs ORDER BY experiment, sparsity, id").fetchall()
+    store = Store(study / "study.db", create=False)
+    meta = store.meta()
     runs, headline = [], []
-    for rid, exp, kind, crit, alloc, s, retrained, spec, status, secs, metrics in rows:
-        m = json.loads(metrics or "{}")
-        recipe = json.loads(spec).get("recipe")
-        runs.append({"id": rid, "experiment": exp, "kind": kind, "criterion": crit, "allocation": alloc,
-                     "sparsity": s, "retrained": bool(retrained), "recipe": recipe, "status": status,
-                     "seconds": round(secs or 0, 1), "bleu": m.get("bleu"), "ppl": m.get("ppl")})
-        if exp in ("baseline", "headline", "recipes") and status == "done":
+    for row in store.run_records():
+        m = json.loads(row["metrics"] or "{}")
+        recipe = json.loads(row["spec"]).get("recipe")
+        runs.append({"id": row["id"], "experiment": row["experiment"], "kind": row["kind"],
+                     "criterion": row["criterion"], "allocation": row["allocation"], "sparsity": row["sparsity"],
+                     "retrained": bool(row["retrained"]), "recipe": recipe, "status": row["status"],
+                     "seconds": round(row["seconds"] or 0, 1), "bleu": m.get("bleu"), "ppl": m.get("ppl")})
+        if row["experiment"] in ("baseline", "headline", "recipes") and row["status"] == "done":
             headline.append({k: runs[-1][k] for k in ("experiment", "kind", "sparsity", "retrained", "recipe",
                                                       "bleu", "ppl")})
     figures = sorted(p.name for p in (study / "figures").glob("*.png")) if (study / "figures").is_dir() else []

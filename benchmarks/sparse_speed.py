@@ -22,9 +22,9 @@ import torch
 
 from nmtprune.checkpoint.load import load_checkpoint
 from nmtprune.data.prepared import Prepared
-from nmtprune.decode.kernels import Stepper, _dense, _sparse, _time
+from nmtprune.decode.kernels import Stepper, dense_product, sparse_product, time_call
 from nmtprune.decode.metrics import bleu_chrf
-from nmtprune.prune import inspect, prune
+from nmtprune.prune import Pruning, inspect, prune
 from nmtprune.decode.translation import translate_lines
 from results_io import save_result, tune_process
 
@@ -39,7 +39,7 @@ def cutover(shapes, rows: int) -> dict:
         timings = {}
         for sp in (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99):
             w = w0 * (torch.rand(*shape) >= sp)
-            td, ts = _time(_dense(w), x, 10), _time(_sparse(w), x, 10)
+            td, ts = time_call(dense_product(w), x, reps=10), time_call(sparse_product(w), x, reps=10)
             timings[sp] = {"dense_ms": round(td * 1e3, 3), "sparse_ms": round(ts * 1e3, 3)}
             if found is None and ts < td:
                 found = sp
@@ -61,7 +61,7 @@ def main() -> None:
     ck = load_checkpoint(a.checkpoint)
     if ck.masks is None:
         work = Path(tempfile.mkdtemp(prefix="sparse-bench-"))
-        prune(a.checkpoint, "magnitude", "class_blind", a.sparsity or 0.9, work / "p")
+        prune(a.checkpoint, Pruning(a.sparsity or 0.9), work / "p")
         ck = load_checkpoint(work / "p")
     elif a.sparsity is not None:
         raise SystemExit(f"{a.checkpoint} is already pruned; drop --sparsity")
@@ -72,8 +72,8 @@ def main() -> None:
     for _ in range(a.repeat):
         for k in ("dense", a.kernels):
             t = time.perf_counter()
-            outs[k] = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, test.raw_src, a.beam, a.batch_size,
-                                      kernels=k)
+            outs[k] = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, test.raw_src, beam=a.beam,
+                                      batch_size=a.batch_size, kernels=k)
             times[k].append(time.perf_counter() - t)
     n = len(test.raw_src)
     d, s = n / min(times["dense"]), n / min(times[a.kernels])

@@ -56,12 +56,12 @@ def ours(steps: int, work: Path, precision: str = "fp32") -> dict:
     from nmtprune.decode.metrics import bleu_chrf
     prep = work / "prep-joint8k"
     if not (prep / "prep.json").is_file():
-        nmtprune.prepare(prep, DATA, "de", "en", joint=True, vocab_size=8000)
+        nmtprune.prepare(prep, data=DATA, src="de", tgt="en", joint=True, vocab_size=8000)
     run = work / f"run-{precision}"
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.time()
-    nmtprune.train(prep, run, "small", PEER_ARCH, {**PEER_TRAIN, "max_steps": steps, "precision": precision},
-                   progress=False)
+    nmtprune.train(prep, run, preset="small", model_overrides=PEER_ARCH,
+                   train_overrides={**PEER_TRAIN, "max_steps": steps, "precision": precision}, progress=False)
     wall = time.time() - t0
     hist = [l.split(",") for l in (run / "log.csv").read_text().splitlines()[1:]]
     # tokens/s over the training steps only (validation excluded), weighted by epoch length

@@ -1,4 +1,7 @@
-"""Shared fixtures: small slices of the real Multi30k data and a tiny prepared corpus."""
+"""Shared fixtures: small slices of the real Multi30k data and a tiny prepared corpus.
+
+Plain helpers (tiny configs, the CLI runner, the tiny study) live in ``helpers.py``:
+tests import them from there, never from this file."""
 from __future__ import annotations
 
 import gzip
@@ -9,8 +12,9 @@ import pytest
 import torch
 
 from nmtprune.api import prepare
-from nmtprune.model.config import ModelConfig
 from nmtprune.data.prepared import Prepared
+
+from helpers import TINY_MODEL, TINY_STUDY, nmt  # noqa: F401  (fixtures below use them)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "multi30k"
 
@@ -47,7 +51,7 @@ def real_data() -> Path:
     from nmtprune.data.resolve import resolve_data
     from nmtprune.errors import NmtpruneError
     try:
-        return resolve_data("multi30k", ("de", "en"), progress=False)
+        return resolve_data("multi30k", langs=("de", "en"), progress=False)
     except NmtpruneError as e:
         why = str(e)                  # outside the except: no chained traceback in the report
     if os.environ.get("CI", "").lower() in ("true", "1"):
@@ -73,34 +77,13 @@ def raw_dir(real_data, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def prep_dir(raw_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prep")
-    prepare(out, raw_dir, "de", "en", vocab_size=600)
+    prepare(out, data=raw_dir, src="de", tgt="en", vocab_size=600)
     return out
 
 
 @pytest.fixture(scope="session")
 def prepared(prep_dir) -> Prepared:
     return Prepared(prep_dir)
-
-
-def tiny_config(prepared: Prepared | None = None, **kw) -> ModelConfig:
-    vs = prepared.meta["vocab_sizes"] if prepared is not None else {"src": 50, "tgt": 60}
-    base = dict(src_vocab=vs["src"], tgt_vocab=vs["tgt"], emb_dim=16, enc_hidden=24, enc_layers=2,
-                dec_hidden=24, dec_layers=2, dropout=0.1)
-    base.update(kw)
-    return ModelConfig(**base)
-
-
-TINY_TRAIN = {"epochs": 1, "batch_tokens": 1500, "lr": 3e-3, "max_minutes": 0.0}
-TINY_MODEL = {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 24, "enc_layers": 1, "dec_layers": 1}
-
-
-def nmt(*args, stdin=None):
-    """Run the CLI in a subprocess (one thread)."""
-    import os
-    import subprocess
-    import sys
-    return subprocess.run([sys.executable, "-m", "nmtprune", *map(str, args)], capture_output=True, text=True,
-                          input=stdin, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 @pytest.fixture(scope="session")
@@ -119,33 +102,6 @@ def cli_run(raw_dir, tmp_path_factory):
     return base
 
 
-# A study of every experiment at tiny sizes (the `study` fixture; test_study.py reuses the config).
-TINY_STUDY = {
-    "prepare": {"vocab_size": 300},
-    "baseline": {"preset": "tiny", "model": {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 24},
-                 "train": {"epochs": 2, "batch_tokens": 1500}},
-    "evaluation": {"split": "test_2016_flickr", "beam": 2, "batch_size": 100},
-    "retrain": {"max_steps": 3, "batch_tokens": 1500},
-    "scratch": {"max_steps": 3, "epochs": 1, "batch_tokens": 1500},
-    "scoring": {"batches": 1, "batch_size": 4},
-    "experiments": {
-        "headline": {"sparsities": [0.9]},
-        "no_retrain": {"sparsities": [0.5, 0.9]},
-        "retrain": {"sparsities": [0.9]},
-        "class_share": {"compare_at": 0.9, "sparsities": [0.5]},
-        "sensitivity": {"sparsity": 0.9},
-        "max_pruned": {"sparsities": [0.5, 0.9]},
-        "mask_heatmaps": {"sparsity": 0.5},
-        "sentence_bleu": {"sparsity": 0.5},
-        "extreme": {"sparsities": [0.9, 0.99], "retrain_sparsities": [0.99]},
-        "snip_init": {"sparsity": 0.9, "inits": ["uniform", "kaiming_normal"]},
-        "snip_batches": {"sparsity": 0.9, "init": "kaiming_normal", "batches": [1, 2]},
-        "recipes": {"sparsities": [0.9], "recipes": ["oneshot", "gradual", "gradual_kd", "iterative"]},
-        "attention": {"sparsity": 0.9, "sentence": 0},
-    },
-}
-
-
 @pytest.fixture(scope="session")
 def study(raw_dir, tmp_path_factory):
     """A tiny study of every experiment, run once (test_study.py and test_study_publish.py read it)."""
@@ -156,5 +112,5 @@ def study(raw_dir, tmp_path_factory):
     cfg = d / "study.yaml"
     cfg.write_text(yaml.safe_dump(TINY_STUDY))
     out = d / "out"
-    run_study(str(raw_dir), str(out), str(cfg), progress=False, command="nmtprune study (test)")
+    run_study(str(raw_dir), str(out), config=str(cfg), progress=False, command="nmtprune study (test)")
     return out, cfg

@@ -12,7 +12,7 @@ import yaml
 from nmtprune.errors import NmtpruneError
 from nmtprune.study.runner import run_study
 
-from conftest import nmt
+from helpers import nmt
 from test_study_budgets import MICRO
 
 
@@ -42,9 +42,9 @@ def test_micro_study_on_ray_matches_the_local_executor(raw_dir, tmp_path, ray_se
     cfg = tmp_path / "micro.yaml"
     cfg.write_text(yaml.safe_dump(MICRO))
     t0 = time.time()
-    run_study(str(raw_dir), str(tmp_path / "local"), str(cfg), progress=False)
+    run_study(str(raw_dir), str(tmp_path / "local"), config=str(cfg), progress=False)
     t1 = time.time()
-    run_study(str(raw_dir), str(tmp_path / "ray"), str(cfg), progress=False, executor="ray")
+    run_study(str(raw_dir), str(tmp_path / "ray"), config=str(cfg), progress=False, executor="ray")
     print(f"micro study: local {t1 - t0:.1f} s, ray {time.time() - t1:.1f} s")
     assert ray_session.is_initialized()               # a Ray session it did not start is left open
     local, remote = _runs(tmp_path / "local"), _runs(tmp_path / "ray")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import nmt
+from helpers import nmt
 
 
 def _raw(d: Path, **files):

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import TINY_MODEL, nmt
+from helpers import TINY_MODEL, nmt
 
 
 def test_translate_stdin_and_file(cli_run, tmp_path):
@@ -165,6 +165,8 @@ def test_sparse_from_scratch_and_snip_training(cli_run, tmp_path):
     (["prune", "{run}", "--sparsity", "1.0", "--out", "{tmp}/o"], "--sparsity must be in [0, 1)"),
     (["prune", "{run}", "--sparsity", "-0.1", "--out", "{tmp}/o"], "--sparsity must be in [0, 1)"),
     (["prune", "{run}", "--sparsity", "abc", "--out", "{tmp}/o"], "--sparsity must be a number"),
+    (["prune", "{run}", "--sparsity", "1.5", "--out", "{tmp}/o"], "--sparsity must be in [0, 1)"),
+    (["train", "{prep}", "--snip-sparsity", "2", "--out", "{tmp}/o"], "--snip-sparsity must be in [0, 1)"),
     (["prune", "{run}", "--criterion", "taylor", "--sparsity", "0.5", "--out", "{tmp}/o"],
      "unknown criterion 'taylor'; valid: magnitude, random, obd, snip"),
     (["prune", "{run}", "--allocation", "global", "--sparsity", "0.5", "--out", "{tmp}/o"],

@@ -72,7 +72,7 @@ def test_a_name_outside_the_registry_is_a_one_line_error(args, message, capsys):
 
 
 def test_allocation_takes_either_spelling():
-    a = build_parser(["prune"]).parse_args(["prune", "ck", "--allocation", "class_uniform", "--sparsity", "0.5",
+    a = build_parser(only=["prune"]).parse_args(["prune", "ck", "--allocation", "class_uniform", "--sparsity", "0.5",
                                            "--out", "o"])
     assert a.allocation == "class_uniform"           # the library maps both spellings to its key
 
@@ -88,7 +88,7 @@ def test_top_level_help_stays_light():
 def _settings(argv):
     from nmtprune.cli.prune import retrain_settings
     from nmtprune.cli.train import train_settings
-    a = build_parser([argv[0]]).parse_args(argv)
+    a = build_parser(only=[argv[0]]).parse_args(argv)
     return (train_settings if argv[0] == "train" else retrain_settings)(a)
 
 
@@ -136,7 +136,7 @@ def test_bad_config_is_a_one_line_error(text, args, message, tmp_path, capsys):
 
 def test_progress_bars_only_when_asked(tmp_path, capsys):
     import numpy as np
-    from conftest import tiny_config
+    from helpers import tiny_config
     from nmtprune.api import prepare
     from nmtprune.data.corpus import Corpus
     from nmtprune.decode.translation import translate_ids
@@ -152,7 +152,7 @@ def test_progress_bars_only_when_asked(tmp_path, capsys):
     for on in (True, False):
         translate_ids(model, [[5, 6], [7]], beam=1, batch_size=1, max_len_b=2, progress=on, workers=1)
         list(ScoringData(corpus, batches=2, batch_size=2, progress=on).iter_batches())
-        prepare(tmp_path / f"prep{on}", raw, "de", "en", tokenizer="word", progress=on)
+        prepare(tmp_path / f"prep{on}", data=raw, src="de", tgt="en", tokenizer="word", progress=on)
         err = capsys.readouterr().err
         for bar in ("translate", "scoring", "train tokenizers", "tokenize"):
             assert (bar in err) == on, (bar, on, err)

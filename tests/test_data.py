@@ -35,7 +35,7 @@ def test_train_split_filtering(tmp_path, caplog):
     (d / "val.de").write_text("ein Hund\n\n")
     (d / "val.en").write_text("a dog\n\n")
     with caplog.at_level(logging.INFO, logger="nmtprune"):
-        out = prepare(tmp_path / "p", d, "de", "en", vocab_size=40, max_len=30)
+        out = prepare(tmp_path / "p", data=d, src="de", tgt="en", vocab_size=40, max_len=30)
     logs = [r.getMessage() for r in caplog.records]
     stats = Prepared(out).meta["stats"]
     assert stats["train"] == {**stats["train"], "lines": 100, "kept": 40, "dropped_empty": 40,
@@ -75,7 +75,7 @@ def test_prepare_bad_input(tmp_path, case, message):
         (d / "train.de").write_text("\n\n")
     out = tmp_path / "prep"
     with pytest.raises(NmtpruneError, match=message):
-        prepare(out, d, "de", "en", vocab_size=30)
+        prepare(out, data=d, src="de", tgt="en", vocab_size=30)
     assert not (out / "prep.json").exists()
 
 
@@ -114,10 +114,11 @@ def test_collate_layout(prepared):
 
 
 def test_joint_tokenizer_keeps_each_sides_own_pieces(raw_dir, tmp_path):
-    out = prepare(tmp_path / "j", raw_dir, "de", "en", joint=True, vocab_size=1000)
+    out = prepare(tmp_path / "j", data=raw_dir, src="de", tgt="en", joint=True, vocab_size=1000)
     p = Prepared(out)
     src, tgt = p.tokenizer("src"), p.tokenizer("tgt")
-    shared = prepare(tmp_path / "s", raw_dir, "de", "en", joint=True, side_vocab=False, vocab_size=1000)
+    shared = prepare(tmp_path / "s", data=raw_dir, src="de", tgt="en", joint=True, side_vocab=False,
+                     vocab_size=1000)
     full = Prepared(shared).tokenizer("tgt")
     # each side keeps fewer pieces than the joint model, and the sizes are what prep.json records
     assert tgt.size < full.size and src.size < full.size

@@ -8,11 +8,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from nmtprune.prune.pruning import Pruning
 from nmtprune.prune import compute_masks
 from nmtprune.model.masks import save_masks
 from nmtprune.model.seq2seq import build_model
 
-from conftest import TINY_MODEL, tiny_config
+from helpers import TINY_MODEL, tiny_config
 
 
 def _cmd(prep, out, mask, nproc):
@@ -32,7 +33,7 @@ def _log(run):
 def test_two_process_training_matches_single_process(prep_dir, prepared, tmp_path):
     cfg = tiny_config(prepared, **{**TINY_MODEL, "dropout": 0.0})
     model = build_model(cfg, seed=1234)
-    masks = compute_masks(model, "random", "class_blind", 0.6)
+    masks = compute_masks(model, Pruning(0.6, criterion="random"))
     save_masks(tmp_path / "mask.safetensors", masks)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for n in (1, 2):

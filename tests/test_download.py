@@ -88,23 +88,23 @@ def tiny(server, tmp_path, monkeypatch):
 
 
 def test_a_name_is_fetched_into_the_xdg_cache_once(server, tiny):
-    out = resolve_data("tiny", ("de", "en"), progress=True)
+    out = resolve_data("tiny", langs=("de", "en"), progress=True)
     assert out == tiny
     assert sorted(p.name for p in out.iterdir()) == sorted(n for n in FILES if ".fr." not in n)
     assert all((out / n).read_bytes() == FILES[n] for n in FILES if ".fr." not in n)
     assert sorted(server.hits) == sorted(f"/up/{n}" for n in FILES if ".fr." not in n)
     server.hits.clear()
-    assert resolve_data("tiny", ("de", "en")) == tiny and server.hits == []     # verified: nothing fetched
+    assert resolve_data("tiny", langs=("de", "en")) == tiny and server.hits == []     # verified: nothing fetched
     (out / "val.en.gz").write_bytes(b"stale")                                  # wrong hash: fetched again
-    resolve_data("tiny", ("de", "en"))
+    resolve_data("tiny", langs=("de", "en"))
     assert server.hits == ["/up/val.en.gz"] and (out / "val.en.gz").read_bytes() == FILES["val.en.gz"]
 
 
 def test_nmtprune_cache_overrides_xdg(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path / "c"))
-    assert resolve_data("tiny", ("de",)) == tmp_path / "c" / "tiny"
+    assert resolve_data("tiny", langs=("de",)) == tmp_path / "c" / "tiny"
     with pytest.raises(NmtpruneError, match="corpus tiny has no language xx; it has de, en, fr"):
-        resolve_data("tiny", ("de", "xx"))
+        resolve_data("tiny", langs=("de", "xx"))
 
 
 @pytest.mark.parametrize("kind", ["http", "path"])
@@ -116,7 +116,7 @@ def test_mirror_replaces_upstream(server, tiny, tmp_path, monkeypatch, kind):
         for n, b in FILES.items():
             (tmp_path / "m" / "tiny" / n).write_bytes(b)
         monkeypatch.setenv(corpora.MIRROR_ENV, str(tmp_path / "m"))
-    resolve_data("tiny", ("de", "en"))
+    resolve_data("tiny", langs=("de", "en"))
     assert (tiny / "train.de.gz").read_bytes() == FILES["train.de.gz"]
     expect = [f"/mirror/tiny/{n}" for n in FILES if ".fr." not in n] if kind == "http" else []
     assert sorted(server.hits) == sorted(expect)
@@ -144,13 +144,13 @@ def test_a_failed_transfer_leaves_nothing_and_says_what_to_do(server, tiny, monk
         monkeypatch.setattr(dl, "TIMEOUT", 0.2)
         server.delay[path] = 0.6
     with pytest.raises(NmtpruneError, match=message) as e:
-        resolve_data("tiny", ("de", "en"))
+        resolve_data("tiny", langs=("de", "en"))
     text = str(e.value)
     assert "\n" not in text and "NMTPRUNE_MIRROR" in text and "--data DIR" in text
     assert _leftovers(tiny, "val.de.gz") == []
     server.files[path], server.delay = FILES["val.de.gz"], {}      # back online: the next call completes
     server.truncate.clear()
-    assert (resolve_data("tiny", ("de", "en")) / "val.de.gz").read_bytes() == FILES["val.de.gz"]
+    assert (resolve_data("tiny", langs=("de", "en")) / "val.de.gz").read_bytes() == FILES["val.de.gz"]
 
 
 def test_two_processes_fetching_at_once_both_get_verified_files(tiny):
@@ -158,7 +158,7 @@ def test_two_processes_fetching_at_once_both_get_verified_files(tiny):
 
     def fetch():
         try:
-            resolve_data("tiny", ("de", "en"))
+            resolve_data("tiny", langs=("de", "en"))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 

@@ -4,6 +4,7 @@ import struct
 import pytest
 import torch
 
+from nmtprune.prune.pruning import Pruning
 from nmtprune.api import train, translate
 from nmtprune.checkpoint.load import load_checkpoint
 from nmtprune.errors import NmtpruneError
@@ -11,7 +12,7 @@ from nmtprune.checkpoint.export import export
 from nmtprune.checkpoint.nmtz import load_nmtz
 from nmtprune.prune import inspect, prune
 
-from conftest import TINY_MODEL, TINY_TRAIN
+from helpers import TINY_MODEL, TINY_TRAIN
 
 LINES = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "Eine Frau liest ein Buch."]
 
@@ -19,13 +20,13 @@ LINES = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "Eine Frau
 @pytest.fixture(scope="module")
 def pruned(prep_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("exp")
-    train(prep_dir, d / "run", "tiny", TINY_MODEL, TINY_TRAIN, progress=False)
-    prune(d / "run", "magnitude", "class_blind", 0.8, d / "pruned")
+    train(prep_dir, d / "run", preset="tiny", model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, progress=False)
+    prune(d / "run", Pruning(0.8, criterion="magnitude", allocation="class_blind"), d / "pruned")
     return d
 
 
 def test_fp32_round_trip_is_bit_exact(pruned):
-    r = export(pruned / "pruned", pruned / "m.nmtz", "fp32")
+    r = export(pruned / "pruned", pruned / "m.nmtz", values="fp32")
     a, b = load_checkpoint(pruned / "pruned"), load_nmtz(pruned / "m.nmtz")
     for (n, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert torch.equal(x, y), n
@@ -57,7 +58,7 @@ def test_fp32_round_trip_is_bit_exact(pruned):
 
 @pytest.mark.parametrize("values, tol", [("fp16", 1e-3), ("int8", 2e-2)])
 def test_lossy_values_are_close(pruned, values, tol):
-    export(pruned / "pruned", pruned / f"m.{values}.nmtz", values)
+    export(pruned / "pruned", pruned / f"m.{values}.nmtz", values=values)
     a, b = load_checkpoint(pruned / "pruned"), load_nmtz(pruned / f"m.{values}.nmtz")
     for (n, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert (x - y).abs().max() <= tol * max(x.abs().max().item(), 1e-6), n
@@ -113,10 +114,10 @@ def test_joint_model_pruned_to_80_exports_and_translates_like_its_checkpoint(raw
     """A --joint model's tokenizers are per-side .side.npz files: the .nmtz must load them."""
     from nmtprune.api import prepare
     from nmtprune.data.prepared import Prepared
-    prep = prepare(tmp_path / "prep", raw_dir, "de", "en", joint=True, vocab_size=600)
-    train(prep, tmp_path / "run", "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 20}, progress=False)
-    prune(tmp_path / "run", "magnitude", "class_blind", 0.8, tmp_path / "pruned")
-    export(tmp_path / "pruned", tmp_path / "j.nmtz", "fp32")
+    prep = prepare(tmp_path / "prep", data=raw_dir, src="de", tgt="en", joint=True, vocab_size=600)
+    train(prep, tmp_path / "run", preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "max_steps": 20}, progress=False)
+    prune(tmp_path / "run", Pruning(0.8, criterion="magnitude", allocation="class_blind"), tmp_path / "pruned")
+    export(tmp_path / "pruned", tmp_path / "j.nmtz", values="fp32")
     src = Prepared(prep).load("test_2016_flickr").raw_src[:20]
     want = translate(str(tmp_path / "pruned"), src, beam=2, workers=1)
     assert translate(str(tmp_path / "j.nmtz"), src, beam=2, workers=1) == want and len(want) == 20

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from conftest import TINY_MODEL, TINY_TRAIN
+from helpers import TINY_MODEL, TINY_TRAIN
+from nmtprune.prune.pruning import Pruning
 from nmtprune.api import train
 from nmtprune.cli import main
 from nmtprune.study.runner import run_study, study_status
@@ -24,7 +25,7 @@ MINI_STUDY = {
 
 def test_train_prune_and_iterate_runs_have_logs(prep_dir, tmp_path, capsys):
     dense = tmp_path / "dense"
-    train(prep_dir, dense, "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 2}, progress=False)
+    train(prep_dir, dense, preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "max_steps": 2}, progress=False)
     assert "epoch 1: train loss" in (dense / "train.log").read_text()
     # prune's line: on the console as the command always printed it, and in the output's prune.log
     assert main(["prune", str(dense), "--sparsity", "0.5", "--out", str(tmp_path / "p")]) == 0
@@ -32,7 +33,7 @@ def test_train_prune_and_iterate_runs_have_logs(prep_dir, tmp_path, capsys):
     assert line.endswith(f"weights (50.00%) -> {tmp_path / 'p'}")
     assert line in (tmp_path / "p" / "prune.log").read_text()
     it = tmp_path / "it"
-    iterate(dense, it, 0.75, rounds=2, epochs=1, train_overrides={"max_steps": 1, "batch_tokens": 1500},
+    iterate(dense, it, Pruning(0.75), rounds=2, epochs=1, train_overrides={"max_steps": 1, "batch_tokens": 1500},
             progress=False)
     log = (it / "iterate.log").read_text()
     assert "round 1/2: sparsity 0.5000" in log and "round 2/2" in log and "epoch 1: train loss" in log
@@ -45,7 +46,7 @@ def test_every_run_directory_of_a_study_has_its_log(raw_dir, tmp_path):
     cfg = tmp_path / "study.yaml"
     cfg.write_text(yaml.safe_dump(MINI_STUDY))
     out = tmp_path / "out"
-    run_study(str(raw_dir), str(out), str(cfg), progress=False)
+    run_study(str(raw_dir), str(out), config=str(cfg), progress=False)
     assert study_status(str(out))["failed"] == 0
     assert "runs planned" in (out / "study.log").read_text()
     logs: dict[str, int] = {}

@@ -9,7 +9,7 @@ from nmtprune.model.loss import softmax_xent
 from nmtprune.decode.metrics import bleu_chrf, perplexity, sentence_bleu
 from nmtprune.model.seq2seq import build_model
 
-from conftest import tiny_config
+from helpers import tiny_config
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1, 0.3])
@@ -17,7 +17,7 @@ def test_xent_matches_torch(eps):
     torch.manual_seed(0)
     x = torch.randn(40, 17, dtype=torch.float64, requires_grad=True)
     t = torch.randint(0, 17, (40,))
-    loss, nll = softmax_xent(x, t, eps)
+    loss, nll = softmax_xent(x, t, smoothing=eps)
     (loss * 0.3).backward()
     ours = x.grad.clone()
     x.grad = None
@@ -35,7 +35,7 @@ def test_xent_in_chunks_and_from_bf16_logits():
     n = 2 * CHUNK + 37
     x = torch.randn(n, 9, dtype=torch.float64, requires_grad=True)
     t = torch.randint(0, 9, (n,))
-    loss, _ = softmax_xent(x, t, 0.1)
+    loss, _ = softmax_xent(x, t, smoothing=0.1)
     loss.backward()
     ref = torch.nn.functional.cross_entropy(x.detach().requires_grad_(), t, reduction="sum", label_smoothing=0.1)
     assert loss.item() == pytest.approx(ref.item(), rel=1e-12)
@@ -51,7 +51,7 @@ def test_xent_in_chunks_and_from_bf16_logits():
     assert torch.allclose(xb.grad.double(), up.grad, atol=1e-2)
     # padding rows past the targets: same loss, zero gradient there
     xp = torch.cat([x.detach(), torch.randn(5, 9, dtype=torch.float64)]).requires_grad_()
-    lp, _ = softmax_xent(xp, t, 0.1)
+    lp, _ = softmax_xent(xp, t, smoothing=0.1)
     lp.backward()
     assert lp.item() == pytest.approx(ref.item(), rel=1e-12)
     assert torch.equal(xp.grad[:n], x.grad) and not xp.grad[n:].any()

@@ -8,7 +8,7 @@ from nmtprune.model.classes import weight_classes
 from nmtprune.model.seq2seq import build_model, count_parameters
 from nmtprune.data.tokenizers import BOS
 
-from conftest import tiny_config
+from helpers import tiny_config
 
 
 def _batch(cfg, lens=(5, 3, 1), tlen=4, seed=0):

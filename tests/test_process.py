@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import nmt
+from helpers import nmt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def _own_run(cli_run, where: Path) -> tuple[Path, Path]:
     shutil.copytree(cli_run / "run", run)
     ck = load_checkpoint(run)
     save_checkpoint(run / MODEL_FILE, ck.model, {k: p.name for k, p in ck.tokenizer_files.items()}, str(prep),
-                    ck.info)
+                    info=ck.info)
     return prep, run
 
 

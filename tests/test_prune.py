@@ -3,6 +3,7 @@ import dataclasses
 import pytest
 import torch
 
+from nmtprune.prune.pruning import Pruning
 from nmtprune.prune.allocation import ALLOCATIONS, class_distribution, class_std
 from nmtprune.errors import NmtpruneError
 from nmtprune.model.masks import apply_masks, load_masks, mask_grads, save_masks
@@ -12,7 +13,7 @@ from nmtprune.prune.compute import prunable_classes
 from nmtprune.prune.saliency import CRITERIA, ScoringData, magnitude, snip
 from nmtprune.prune.selection import kth_smallest, masks_below
 
-from conftest import tiny_config
+from helpers import tiny_config
 
 SPARSITIES = [0.0, 0.3, 0.8, 0.95]
 
@@ -33,7 +34,7 @@ def _pruned(masks, names):
 @pytest.mark.parametrize("sparsity", SPARSITIES)
 def test_exact_sparsity_and_determinism(setup, criterion, allocation, sparsity):
     model, data = setup
-    masks = compute_masks(model, criterion, allocation, sparsity, data)
+    masks = compute_masks(model, Pruning(sparsity, criterion=criterion, allocation=allocation), data=data)
     classes = prunable_classes(model)
     assert set(masks) == {n for ns in classes.values() for n in ns}
     assert all(n.endswith("weight") or "weight_" in n for n in masks)      # biases untouched by default
@@ -44,7 +45,7 @@ def test_exact_sparsity_and_determinism(setup, criterion, allocation, sparsity):
     else:
         pruned, total = _pruned(masks, list(masks))
         assert pruned == round(sparsity * total)
-    again = compute_masks(model, criterion, allocation, sparsity, data)
+    again = compute_masks(model, Pruning(sparsity, criterion=criterion, allocation=allocation), data=data)
     assert all(torch.equal(masks[n], again[n]) for n in masks)
 
 
@@ -53,7 +54,7 @@ def test_higher_score_is_kept(setup, criterion):
     model, data = setup
     names = [n for ns in prunable_classes(model).values() for n in ns]
     scores = CRITERIA[criterion](model, names, data)
-    masks = compute_masks(model, criterion, "class_blind", 0.5, data)
+    masks = compute_masks(model, Pruning(0.5, criterion=criterion, allocation="class_blind"), data=data)
     kept = torch.cat([scores[n][masks[n]].flatten() for n in names])
     cut = torch.cat([scores[n][~masks[n]].flatten() for n in names])
     assert cut.max() <= kept.min()
@@ -132,13 +133,13 @@ def test_obd_fisher_matches_brute_force(setup):
 def test_hutchinson_runs_and_is_unbiased_in_sign(setup):
     model, data = setup
     data = ScoringData(data.corpus, 1, 3, "hutchinson", 0)
-    masks = compute_masks(model, "obd", "class_blind", 0.5, data)
+    masks = compute_masks(model, Pruning(0.5, criterion="obd", allocation="class_blind"), data=data)
     assert _pruned(masks, list(masks))[0] == round(0.5 * sum(m.numel() for m in masks.values()))
 
 
 def test_single_class_pruning(setup):
     model, data = setup
-    masks = compute_masks(model, "magnitude", "class_uniform", 0.9, data, only_classes=["softmax"])
+    masks = compute_masks(model, Pruning(0.9, allocation="class_uniform", only_classes=["softmax"]), data=data)
     classes = prunable_classes(model)
     for cls, names in classes.items():
         pruned, total = _pruned(masks, names)
@@ -149,7 +150,7 @@ def test_single_class_pruning(setup):
 def test_pruned_weights_stay_exactly_zero_through_training(setup, opt):
     model, data = setup
     model = build_model(model.cfg, seed=7)
-    masks = compute_masks(model, "magnitude", "class_blind", 0.7, data)
+    masks = compute_masks(model, Pruning(0.7, criterion="magnitude", allocation="class_blind"), data=data)
     apply_masks(model, masks)
     o = torch.optim.Adam(model.parameters(), 1e-2) if opt == "adam" else \
         torch.optim.SGD(model.parameters(), 0.5, momentum=0.9)
@@ -169,7 +170,7 @@ def test_pruned_weights_stay_exactly_zero_through_training(setup, opt):
 
 def test_masks_save_load_round_trip(setup, tmp_path):
     model, data = setup
-    masks = compute_masks(model, "random", "class_uniform", 0.5, data)
+    masks = compute_masks(model, Pruning(0.5, criterion="random", allocation="class_uniform"), data=data)
     save_masks(tmp_path / "m.safetensors", masks)
     back = load_masks(tmp_path / "m.safetensors")
     assert back.keys() == masks.keys() and all(torch.equal(back[n], masks[n]) for n in masks)
@@ -187,7 +188,8 @@ def test_bad_arguments(setup, kw, message):
     model, data = setup
     args = {"criterion": "magnitude", "allocation": "class_blind", "sparsity": 0.5, "data": data, **kw}
     with pytest.raises(NmtpruneError, match=message):
-        compute_masks(model, args["criterion"], args["allocation"], args["sparsity"], args["data"])
+        compute_masks(model, Pruning(args["sparsity"], criterion=args["criterion"], allocation=args["allocation"]),
+                      data=args["data"])
 
 
 @pytest.mark.parametrize("k", [1, 250, 599, 600, 700])
@@ -199,7 +201,7 @@ def test_tied_scores_are_broken_by_magnitude_not_position(k):
     s = {"a": torch.zeros(100, 2), "b": torch.rand(800) + 0.01}
     s["b"][400:] = 0                                    # zeros: 200 in a, 400 in b; 400 positive in b
     srcs = {n: (t, None) for n, t in s.items()}
-    masks = masks_below(srcs, k, w)
+    masks = masks_below(srcs, k, tiebreak=w)
     assert sum(int((~m).sum()) for m in masks.values()) == k
     zero_w = torch.cat([w[n][s[n] == 0].abs() for n in w])
     pruned_zero = torch.cat([w[n][(s[n] == 0) & ~masks[n]].abs() for n in w])
@@ -214,7 +216,7 @@ def test_tied_scores_are_broken_by_magnitude_not_position(k):
 def test_zero_score_weights_are_reported_and_pruned_by_magnitude(setup, criterion, tmp_path):
     model, data = setup
     diag = {}
-    masks = compute_masks(model, criterion, "class_blind", 0.1, data, diagnostics=diag)
+    masks = compute_masks(model, Pruning(0.1, criterion=criterion, allocation="class_blind"), data=data, diagnostics=diag)
     zero = diag["zero_score_share"]
     assert zero["src_embed"] > 0.5 and zero["tgt_embed"] > 0.5     # 6 scoring sentences see few rows
     cov = diag["vocab_coverage"]
@@ -241,20 +243,20 @@ def test_score_cache_gives_the_same_masks_and_skips_rescoring(setup, criterion, 
     real = saliency.CRITERIA[criterion]
     monkeypatch.setitem(saliency.CRITERIA, criterion, lambda *a: calls.append(1) or real(*a))
     cached = dataclasses.replace(data, cache=str(tmp_path))
-    first = compute_masks(model, criterion, "class_blind", 0.6, cached)
-    again = compute_masks(model, criterion, "class_uniform", 0.6, cached)
-    fresh = compute_masks(model, criterion, "class_uniform", 0.6, data)
+    first = compute_masks(model, Pruning(0.6, criterion=criterion, allocation="class_blind"), data=cached)
+    again = compute_masks(model, Pruning(0.6, criterion=criterion, allocation="class_uniform"), data=cached)
+    fresh = compute_masks(model, Pruning(0.6, criterion=criterion, allocation="class_uniform"), data=data)
     assert len(calls) == 2                         # the cached call, then the uncached one
     assert all(torch.equal(again[n], fresh[n]) for n in fresh)
     assert not all(torch.equal(first[n], again[n]) for n in fresh)      # allocation still applies
-    compute_masks(model, criterion, "class_blind", 0.6, dataclasses.replace(cached, seed=data.seed + 1))
+    compute_masks(model, Pruning(0.6, criterion=criterion, allocation="class_blind"), data=dataclasses.replace(cached, seed=data.seed + 1))
     assert len(calls) == 3 and len(list(tmp_path.glob(f"{criterion}-*.safetensors"))) == 2
     p = dict(model.named_parameters())[names[0]]
     saved = p.detach().clone()
     with torch.no_grad():
         p.mul_(1.5)
     try:
-        compute_masks(model, criterion, "class_blind", 0.6, cached)
+        compute_masks(model, Pruning(0.6, criterion=criterion, allocation="class_blind"), data=cached)
     finally:
         with torch.no_grad():
             p.copy_(saved)

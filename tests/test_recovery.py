@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 
+from nmtprune.prune.pruning import Pruning
 from nmtprune.api import prepare, retrain, train
 from nmtprune.checkpoint.load import load_checkpoint
 from nmtprune.errors import NmtpruneError
@@ -17,11 +18,11 @@ from nmtprune.training.gradual import GradualSchedule, plan
 from nmtprune.training.iterate import iterate, round_sparsities
 from nmtprune.training.schedules import schedule_lrs
 
-from conftest import TINY_MODEL, TINY_TRAIN, tiny_config
+from helpers import TINY_MODEL, TINY_TRAIN, tiny_config
 
 
 def test_cubic_schedule_endpoints_and_shape():
-    g = GradualSchedule(target=0.8, initial=0.2, start=10, end=110, every=10)
+    g = GradualSchedule(Pruning(0.8), initial=0.2, start=10, end=110, every=10)
     assert g.sparsity_at(0) == 0.2 and g.sparsity_at(10) == 0.2
     assert g.sparsity_at(110) == 0.8 and g.sparsity_at(500) == 0.8
     # Zhu & Gupta: s_f + (s_i - s_f)(1 - 1/2)^3 at the middle of the ramp.
@@ -40,7 +41,7 @@ def test_retrain_default_budget_is_two_thirds_of_the_preset_and_overridable():
 
 
 def test_plan_picks_about_twenty_updates():
-    g = plan(0.9, 0.0, 1000, 0.1, 0.5, 0, "magnitude", "class_blind")
+    g = plan(Pruning(0.9), initial=0.0, total_steps=1000, start_frac=0.1, end_frac=0.5, every=0)
     assert (g.start, g.end, g.every) == (100, 500, 20)
 
 
@@ -55,10 +56,10 @@ def model_data(prepared):
 def test_repruning_lands_exactly_and_keeps_what_was_removed(model_data, criterion, allocation):
     model0, data = model_data
     model = build_model(model0.cfg, seed=0)
-    first = compute_masks(model, criterion, allocation, 0.5, data)
+    first = compute_masks(model, Pruning(0.5, criterion=criterion, allocation=allocation), data=data)
     apply_masks(model, first)
     data.seed = 7      # another seed for random: today's overshoot came from re-drawn scores
-    second = compute_masks(model, criterion, allocation, 0.8, data, start=first)
+    second = compute_masks(model, Pruning(0.8, criterion=criterion, allocation=allocation), data=data, start=first)
     data.seed = 1
     assert all(not bool((second[n] & ~first[n]).any()) for n in first)      # removed stays removed
     if allocation == "class_uniform":
@@ -72,16 +73,16 @@ def test_repruning_lands_exactly_and_keeps_what_was_removed(model_data, criterio
 
 def test_prune_cli_api_repruning_random_is_exact(tmp_path, prep_dir):
     run = tmp_path / "run"
-    train(prep_dir, run, "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 3}, progress=False)
-    prune(run, "random", "class_blind", 0.5, tmp_path / "p50", seed=0)
-    prune(tmp_path / "p50", "random", "class_blind", 0.8, tmp_path / "p80", seed=1)
+    train(prep_dir, run, preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "max_steps": 3}, progress=False)
+    prune(run, Pruning(0.5, criterion="random", allocation="class_blind", seed=0), tmp_path / "p50")
+    prune(tmp_path / "p50", Pruning(0.8, criterion="random", allocation="class_blind", seed=1), tmp_path / "p80")
     assert inspect(tmp_path / "p80", sizes=False)["sparsity"] == pytest.approx(0.8, abs=1e-4)
 
 
 @pytest.fixture(scope="module")
 def dense(prep_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("rec") / "dense"
-    train(prep_dir, run, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 2}, progress=False)
+    train(prep_dir, run, preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "epochs": 2}, progress=False)
     return run
 
 
@@ -94,7 +95,7 @@ def _weights_at_mask_are_zero(run):
 
 
 def test_train_with_prune_to_ends_exactly_at_target(prep_dir, tmp_path):
-    s = train(prep_dir, tmp_path / "g", "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 2, "max_steps": 20},
+    s = train(prep_dir, tmp_path / "g", preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "epochs": 2, "max_steps": 20},
               progress=False, prune_to=0.8)
     assert s["sparsity"] == pytest.approx(0.8, abs=1e-5)
     assert _weights_at_mask_are_zero(tmp_path / "g") == pytest.approx(0.8, abs=1e-4)
@@ -103,14 +104,14 @@ def test_train_with_prune_to_ends_exactly_at_target(prep_dir, tmp_path):
 def test_train_with_prune_to_saves_the_epochs_before_the_first_cut(prep_dir, tmp_path):
     """From scratch the ramp starts late (``prune_start``): an epoch that ends before the first
     cut is saved dense (it crashed on the missing mask), and the run still ends exactly at S."""
-    s = train(prep_dir, tmp_path / "g", "tiny", TINY_MODEL,
-              {**TINY_TRAIN, "epochs": 3, "prune_start": 0.5, "prune_end": 0.9}, progress=False, prune_to=0.8)
+    s = train(prep_dir, tmp_path / "g", preset="tiny", model_overrides=TINY_MODEL,
+              train_overrides={**TINY_TRAIN, "epochs": 3, "prune_start": 0.5, "prune_end": 0.9}, progress=False, prune_to=0.8)
     assert s["epochs"] == 3 and s["sparsity"] == pytest.approx(0.8, abs=1e-5)
     assert _weights_at_mask_are_zero(tmp_path / "g") == pytest.approx(0.8, abs=1e-4)
 
 
 def test_retrain_dense_with_prune_to_and_resume_state_keeps_masks(dense, tmp_path):
-    s = retrain(dense, tmp_path / "r", {"epochs": 1, "max_steps": 10, "batch_tokens": 1500},
+    s = retrain(dense, tmp_path / "r", train_overrides={"epochs": 1, "max_steps": 10, "batch_tokens": 1500},
                 progress=False, prune_to=0.9)
     assert s["sparsity"] == pytest.approx(0.9, abs=1e-5)
     assert _weights_at_mask_are_zero(tmp_path / "r") == pytest.approx(0.9, abs=1e-4)
@@ -120,16 +121,16 @@ def test_retrain_dense_with_prune_to_and_resume_state_keeps_masks(dense, tmp_pat
 
 def test_retrain_bad_inputs_write_nothing(dense, tmp_path):
     with pytest.raises(NmtpruneError, match="has no mask"):
-        retrain(dense, tmp_path / "a", {"epochs": 1}, progress=False)
+        retrain(dense, tmp_path / "a", train_overrides={"epochs": 1}, progress=False)
     for bad in (0.0, 1.0, 1.5, -0.1):
         with pytest.raises(NmtpruneError, match="--prune-to"):
-            retrain(dense, tmp_path / "b", {"epochs": 1}, progress=False, prune_to=bad)
+            retrain(dense, tmp_path / "b", train_overrides={"epochs": 1}, progress=False, prune_to=bad)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_distillation_from_dense_teacher_keeps_sparsity(dense, tmp_path):
-    prune(dense, "magnitude", "class_blind", 0.7, tmp_path / "p70")
-    s = retrain(tmp_path / "p70", tmp_path / "kd", {"epochs": 1, "max_steps": 6, "batch_tokens": 1500},
+    prune(dense, Pruning(0.7, criterion="magnitude", allocation="class_blind"), tmp_path / "p70")
+    s = retrain(tmp_path / "p70", tmp_path / "kd", train_overrides={"epochs": 1, "max_steps": 6, "batch_tokens": 1500},
                 progress=False, teacher=str(dense))
     assert s["steps"] == 6
     assert _weights_at_mask_are_zero(tmp_path / "kd") == pytest.approx(0.7, abs=1e-4)
@@ -138,11 +139,11 @@ def test_distillation_from_dense_teacher_keeps_sparsity(dense, tmp_path):
 
 
 def test_teacher_with_other_tokenizers_is_refused(dense, prep_dir, raw_dir, tmp_path):
-    other = prepare(tmp_path / "prep2", raw_dir, "de", "en", vocab_size=400)
-    train(other, tmp_path / "t2", "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 2}, progress=False)
-    prune(dense, "magnitude", "class_blind", 0.5, tmp_path / "p50")
+    other = prepare(tmp_path / "prep2", data=raw_dir, src="de", tgt="en", vocab_size=400)
+    train(other, tmp_path / "t2", preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "max_steps": 2}, progress=False)
+    prune(dense, Pruning(0.5, criterion="magnitude", allocation="class_blind"), tmp_path / "p50")
     with pytest.raises(NmtpruneError, match="tokenizers"):
-        retrain(tmp_path / "p50", tmp_path / "kd", {"epochs": 1}, progress=False,
+        retrain(tmp_path / "p50", tmp_path / "kd", train_overrides={"epochs": 1}, progress=False,
                 teacher=str(tmp_path / "t2"))
     assert not (tmp_path / "kd").exists()
 
@@ -159,8 +160,8 @@ def test_schedules_replay_the_dense_learning_rates():
 
 
 def test_rewind_retrain_uses_the_dense_runs_rates(dense, tmp_path):
-    prune(dense, "magnitude", "class_blind", 0.5, tmp_path / "p")
-    retrain(tmp_path / "p", tmp_path / "rw", {"epochs": 2, "max_steps": 4, "batch_tokens": 1500},
+    prune(dense, Pruning(0.5, criterion="magnitude", allocation="class_blind"), tmp_path / "p")
+    retrain(tmp_path / "p", tmp_path / "rw", train_overrides={"epochs": 2, "max_steps": 4, "batch_tokens": 1500},
             progress=False, schedule="rewind")
     dense_lrs = [float(l.split(",")[4]) for l in (dense / "log.csv").read_text().splitlines()[1:]]
     cfg = json.loads((tmp_path / "rw" / "config.json").read_text())
@@ -169,7 +170,7 @@ def test_rewind_retrain_uses_the_dense_runs_rates(dense, tmp_path):
 
 def test_iterative_rounds_prune_the_same_share_and_end_exactly(dense, tmp_path):
     assert round_sparsities(0.875, 3) == pytest.approx([0.5, 0.75, 0.875])
-    r = iterate(dense, tmp_path / "it", 0.875, rounds=3, epochs=1,
+    r = iterate(dense, tmp_path / "it", Pruning(0.875), rounds=3, epochs=1,
                 train_overrides={"max_steps": 2, "batch_tokens": 1500}, progress=False)
     assert [x["sparsity"] for x in r["rounds"]] == pytest.approx([0.5, 0.75, 0.875], abs=1e-4)
     assert _weights_at_mask_are_zero(r["final"]) == pytest.approx(0.875, abs=1e-4)
@@ -177,8 +178,8 @@ def test_iterative_rounds_prune_the_same_share_and_end_exactly(dense, tmp_path):
 
 def test_iterative_with_rewinding_resets_kept_weights(dense, prep_dir, tmp_path):
     early = tmp_path / "early"
-    train(prep_dir, early, "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 1}, progress=False)
-    iterate(dense, tmp_path / "lt", 0.5, rounds=1, epochs=1, rewind_to=str(early),
+    train(prep_dir, early, preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "max_steps": 1}, progress=False)
+    iterate(dense, tmp_path / "lt", Pruning(0.5), rounds=1, epochs=1, rewind_to=str(early),
             train_overrides={"max_steps": 1, "batch_tokens": 1500}, progress=False)
     pruned, e = load_checkpoint(tmp_path / "lt" / "round1" / "pruned"), load_checkpoint(early)
     ew = dict(e.model.named_parameters())
@@ -188,7 +189,7 @@ def test_iterative_with_rewinding_resets_kept_weights(dense, prep_dir, tmp_path)
 
 
 def _inspect_sparsity(path) -> float:
-    from conftest import nmt
+    from helpers import nmt
     r = nmt("inspect", path, "--json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.splitlines()[-1])["sparsity"]
@@ -196,7 +197,7 @@ def _inspect_sparsity(path) -> float:
 
 def test_cli_bars_end_exactly_at_their_sparsity(cli_run, tmp_path):
     """The issue's three commands, through the CLI, each at exactly its sparsity."""
-    from conftest import nmt
+    from helpers import nmt
     model = [f"--model={k}={v}" for k, v in TINY_MODEL.items()]
     r = nmt("train", cli_run / "prep", "--preset", "tiny", "--epochs", "2", "--prune-to", "0.8", "--out",
             tmp_path / "g80", "--quiet", "--batch-tokens", "1500", *model)
@@ -218,9 +219,12 @@ def test_cli_bars_end_exactly_at_their_sparsity(cli_run, tmp_path):
     (["--prune-to", "0"], "--prune-to must be in (0, 1)"),
     ([], "pass --prune-to"),
     (["--prune-to", "0.5", "--teacher", "nowhere"], "nowhere"),
+    (["--prune-to", "abc"], "--prune-to must be a number"),
+    (["--prune-to", "0.8", "--set", "prune_start=0", "--set", "prune_end=0"], "needs start < end"),
+    (["--prune-to", "0.8", "--set", "prune_start=0.3", "--set", "prune_end=0.3"], "needs start < end"),
 ])
 def test_cli_retrain_bad_inputs_are_one_line_errors(cli_run, tmp_path, args, needle):
-    from conftest import nmt
+    from helpers import nmt
     r = nmt("retrain", cli_run / "run", *args, "--epochs", "1", "--out", tmp_path / "x", "--quiet")
     assert r.returncode == 2
     assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -228,7 +232,7 @@ def test_cli_retrain_bad_inputs_are_one_line_errors(cli_run, tmp_path, args, nee
 
 
 def test_iterate_cli_resumes_after_finished_rounds(cli_run, tmp_path):
-    from conftest import nmt
+    from helpers import nmt
     args = ["iterate", cli_run / "run", "--prune-to", "0.75", "--rounds", "2", "--epochs", "1",
             "--set", "max_steps=2", "--out", tmp_path / "it", "--quiet"]
     r = nmt(*args)
@@ -246,14 +250,14 @@ def test_iterate_cli_resumes_after_finished_rounds(cli_run, tmp_path):
 @pytest.mark.parametrize("name", sorted(__import__("nmtprune.training.recipes", fromlist=["RECIPES"]).RECIPES))
 def test_every_recipe_ends_exactly_at_its_sparsity(dense, tmp_path, name):
     from nmtprune.training.recipes import RECIPES
-    model = RECIPES[name](dense, tmp_path / name, 0.8, "magnitude", "class_blind",
-                          {"epochs": 1, "max_steps": 3, "batch_tokens": 1500, "rounds": 2})
+    model = RECIPES[name].run(dense, tmp_path / name, Pruning(0.8),
+                              {"epochs": 1, "max_steps": 3, "batch_tokens": 1500, "rounds": 2})
     assert _weights_at_mask_are_zero(model) == pytest.approx(0.8, abs=1e-4)
 
 
 def test_retrain_replay_schedule_compresses_the_dense_run(dense, tmp_path):
-    prune(dense, "magnitude", "class_blind", 0.5, tmp_path / "p")
-    retrain(tmp_path / "p", tmp_path / "rp", {"epochs": 3, "max_steps": 2, "batch_tokens": 1500}, progress=False,
+    prune(dense, Pruning(0.5, criterion="magnitude", allocation="class_blind"), tmp_path / "p")
+    retrain(tmp_path / "p", tmp_path / "rp", train_overrides={"epochs": 3, "max_steps": 2, "batch_tokens": 1500}, progress=False,
             schedule="replay")
     cfg = json.loads((tmp_path / "rp" / "config.json").read_text())
     dense_lrs = [float(l.split(",")[4]) for l in (dense / "log.csv").read_text().splitlines()[1:]]
@@ -265,7 +269,7 @@ def test_retrain_replay_schedule_compresses_the_dense_run(dense, tmp_path):
                                                   ("snip", "class-blind")])
 def test_cli_repruning_half_then_eighty_lands_exactly(cli_run, tmp_path, criterion, allocation):
     """Issue 13's bar: 0.5 then 0.8 (another seed) ends at exactly 0.8 by ``inspect --json``."""
-    from conftest import nmt
+    from helpers import nmt
     r = nmt("prune", cli_run / "run", "--criterion", criterion, "--allocation", allocation, "--sparsity", "0.5",
             "--out", tmp_path / "p50", "--seed", "0")
     assert r.returncode == 0, r.stderr

@@ -7,7 +7,7 @@ from nmtprune.decode.kernels import Stepper
 from nmtprune.decode.search import beam_search, greedy_search, top_candidates
 from nmtprune.decode.translation import translate_ids
 
-from conftest import tiny_config
+from helpers import tiny_config
 
 
 def _sources(n=12, seed=0, vocab=50):
@@ -137,9 +137,9 @@ def test_capped_hypotheses_are_scored_like_finished_ones():
 
 
 def test_a_sentence_keeps_at_most_beam_finished_hypotheses():
-    from nmtprune.decode.search import _finish
+    from nmtprune.decode.search import add_finished
     done: list = []
     for score in (-3.0, -1.0, -5.0, -2.0, -0.5):
-        _finish(done, score, [int(-score * 2)], 3)
+        add_finished(done, score, [int(-score * 2)], 3)
         assert len(done) <= 3
     assert sorted(s for s, _ in done) == [-2.0, -1.0, -0.5]

@@ -11,12 +11,13 @@ import pytest
 import torch
 import yaml
 
+from nmtprune.prune.pruning import Pruning
 from nmtprune.errors import NmtpruneError
 from nmtprune.study.runner import run_study, study_status
 from nmtprune.study.config import load_config
 from nmtprune.study.experiments import EXPERIMENTS
 
-from conftest import TINY_STUDY
+from helpers import TINY_STUDY
 
 def test_store_figures_and_report_agree(study):
     out, _ = study
@@ -56,7 +57,7 @@ def test_rerun_skips_finished_runs(study, raw_dir):
     out, cfg = study
     db = sqlite3.connect(out / "study.db")
     before = db.execute("SELECT id, finished FROM runs ORDER BY id").fetchall()
-    run_study(str(raw_dir), str(out), str(cfg), progress=False)
+    run_study(str(raw_dir), str(out), config=str(cfg), progress=False)
     assert db.execute("SELECT id, finished FROM runs ORDER BY id").fetchall() == before
     assert study_status(str(out))["done"] == len(before)
 
@@ -69,7 +70,7 @@ def test_study_on_a_given_baseline_checkpoint(study, tmp_path):
     f = tmp_path / "given.yaml"
     f.write_text(yaml.safe_dump(cfg))
     new = tmp_path / "given"
-    run_study(None, str(new), str(f), progress=False)             # no --data: the checkpoint's prep is used
+    run_study(None, str(new), config=str(f), progress=False)             # no --data: the checkpoint's prep is used
     assert not (new / "prep").exists()
     assert sorted(p.name for p in base.iterdir()) == files_before  # the user's run directory is untouched
     old = {(r[0], r[1], r[2]): json.loads(r[3]) for r in sqlite3.connect(out / "study.db").execute(
@@ -83,11 +84,11 @@ def test_study_on_a_given_baseline_checkpoint(study, tmp_path):
         assert got[key]["bleu"] == old[key]["bleu"] and got[key]["ppl"] == pytest.approx(old[key]["ppl"])
     assert (new / "figures" / "fig0_headline.png").is_file()
     with pytest.raises(NmtpruneError, match="one seed"):
-        run_study(None, str(tmp_path / "g2"), str(f), seeds=2, progress=False)
+        run_study(None, str(tmp_path / "g2"), config=str(f), seeds=2, progress=False)
     cfg["baseline"] = {"checkpoint": str(next((out / "runs").glob("*/pruned")))}
     f.write_text(yaml.safe_dump(cfg))
     with pytest.raises(NmtpruneError, match="has a pruning mask"):
-        run_study(None, str(tmp_path / "g3"), str(f), progress=False)
+        run_study(None, str(tmp_path / "g3"), config=str(f), progress=False)
 
 
 def test_report_rebuilds_from_store_alone(study, tmp_path):
@@ -146,7 +147,7 @@ def test_bad_study_config(tmp_path, text, message):
     f = tmp_path / "bad.yaml"
     f.write_text(text)
     with pytest.raises(NmtpruneError, match=message):
-        load_config(f)
+        load_config(path=f)
 
 
 def test_foreign_database_and_changed_config_are_refused(raw_dir, tmp_path, study):
@@ -167,7 +168,7 @@ def test_foreign_database_and_changed_config_are_refused(raw_dir, tmp_path, stud
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump({**TINY_STUDY, "evaluation": {"split": "test_2016_flickr", "beam": 1}}))
     with pytest.raises(NmtpruneError, match="different config"):
-        run_study(str(raw_dir), str(existing), str(other), progress=False)
+        run_study(str(raw_dir), str(existing), config=str(other), progress=False)
 
 
 def test_recipe_runs_end_at_their_sparsity_and_retraining_uses_the_recipe(study):
@@ -186,10 +187,10 @@ def test_unknown_recipe_is_a_one_line_error(tmp_path):
     cfg = tmp_path / "s.yaml"
     cfg.write_text(yaml.safe_dump({**TINY_STUDY, "experiments": {"recipes": {"recipes": ["magic"]}}}))
     with pytest.raises(NmtpruneError, match="unknown recipe 'magic'"):
-        load_config(cfg)
+        load_config(path=cfg)
     cfg.write_text(yaml.safe_dump({**TINY_STUDY, "retrain": {"recipe": "magic"}}))
     with pytest.raises(NmtpruneError, match="s.yaml: unknown retrain recipe 'magic'"):
-        load_config(cfg)
+        load_config(path=cfg)
 
 
 
@@ -198,19 +199,18 @@ def test_scratch_is_reinitialised_and_rewind_starts_from_the_baselines_init(stud
     from nmtprune.checkpoint.load import load_checkpoint
     from nmtprune.model.masks import apply_masks, load_masks
     from nmtprune.model.seq2seq import build_model
-    from nmtprune.study.execute import RUN_KINDS
+    from nmtprune.study.execute import RUN_KINDS, RunContext
     from nmtprune.study.grids import spec
     out, cfg_file = study
-    cfg = load_config(cfg_file)
+    cfg = load_config(path=cfg_file)
     cfg["scratch"] = {"epochs": 0, "max_steps": 1}           # no training: the run keeps its initial weights
     base = out / "baseline-seed0"
     init = build_model(load_checkpoint(base).model.cfg, seed=1234)    # the baseline's own initial weights
     same = {}
     for kind in ("scratch", "rewind"):
-        s = {**spec(kind, "magnitude", "class_blind", 0.5, init="uniform" if kind == "scratch" else None,
-                    bleu=False), "seed": 0}
+        s = {**spec(kind, Pruning(0.5), init="uniform" if kind == "scratch" else None, bleu=False), "seed": 0}
         (tmp_path / kind).mkdir()
-        RUN_KINDS[kind](s, cfg, out / "prep", base, tmp_path / kind, "cpu", False)
+        RUN_KINDS[kind](s, RunContext(cfg, out / "prep", base), tmp_path / kind)
         start = dict(build_model(init.cfg, seed=1234).named_parameters())
         ref = build_model(init.cfg, seed=1234)
         apply_masks(ref, load_masks(tmp_path / kind / "mask.safetensors"))

@@ -43,7 +43,7 @@ def test_micro_study_twice_gives_identical_numbers_and_matched_budgets(raw_dir, 
     cfg.write_text(yaml.safe_dump(MICRO))
     got = []
     for name in ("a", "b"):
-        run_study(str(raw_dir), str(tmp_path / name), str(cfg), progress=False)
+        run_study(str(raw_dir), str(tmp_path / name), config=str(cfg), progress=False)
         rows = sqlite3.connect(tmp_path / name / "study.db").execute(
             "SELECT id, kind, status, metrics FROM runs ORDER BY id").fetchall()
         got.append({i: (k, st, json.loads(m)) for i, k, st, m in rows})
@@ -54,13 +54,34 @@ def test_micro_study_twice_gives_identical_numbers_and_matched_budgets(raw_dir, 
 
 def test_run_steps_sum_every_training_under_the_run_dir(tmp_path):
     """Iterative pruning's rounds each train: a study run's steps are their sum, not the last round's."""
-    from nmtprune.study.execute import _steps
+    from nmtprune.study.execute import steps_under
     run = tmp_path / "run"
     (run / "pruned").mkdir(parents=True)
     (run / "pruned" / "prune.json").write_text("{}")
-    assert _steps(run) == {}                                   # a one-cut run without retraining trains nothing
+    assert steps_under(run) == {}                                   # a one-cut run without retraining trains nothing
     for r, n in ((1, 30), (2, 30), (3, 40)):
         d = run / "recipe" / f"round{r}" / "retrained"
         d.mkdir(parents=True)
         (d / "summary.json").write_text(json.dumps({"steps": n, "epochs": 1}))
-    assert _steps(run) == {"steps": 100}
+    assert steps_under(run) == {"steps": 100}
+
+
+def test_a_given_checkpoints_own_run_sets_the_sparse_arms_precision_seed_and_model(tmp_path):
+    """baseline.checkpoint: the scratch/SNIP arms train like the run that made it (its bf16, its
+    architecture), and the rewind arm starts from that run's own seed's initial weights."""
+    import json
+    from nmtprune.study.execute import BASELINE_SEED, _train_settings, baseline_seed
+    run, base = tmp_path / "dense", tmp_path / "study" / "baseline-seed0"
+    run.mkdir()
+    base.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"kind": "train", "preset": "tiny",
+                                                 "model": {"attention": "dot", "src_vocab": 9, "init": "xavier"},
+                                                 "train": {"precision": "bf16", "seed": 77, "lr": 0.01}}))
+    (base / "summary.json").write_text(json.dumps({"from_checkpoint": str(run / "model.safetensors"), "steps": 40}))
+    cfg = {"baseline": {"checkpoint": str(run)}, "scratch": {}}
+    preset, model, train = _train_settings(cfg, 5, base)
+    assert (preset, model) == ("tiny", {"attention": "dot", "init": "xavier"})
+    assert (train["precision"], train["lr"], train["seed"], train["max_steps"]) == ("bf16", 0.01, 5, 40)
+    assert baseline_seed(cfg, base) == 77
+    (base / "summary.json").write_text(json.dumps({"steps": 40}))         # a baseline the study trained itself
+    assert baseline_seed(cfg, base) == BASELINE_SEED and _train_settings(cfg, 5, base)[0] == "small"

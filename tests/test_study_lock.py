@@ -12,12 +12,12 @@ from nmtprune.study.lock import study_lock
 from nmtprune.study.runner import run_study
 from nmtprune.study.store import Store
 
-from conftest import nmt
+from helpers import nmt
 
 HOLD = """import sys, time
 from pathlib import Path
 from nmtprune.study.lock import study_lock
-with study_lock(Path(sys.argv[1]), "nmtprune study --out held"):
+with study_lock(Path(sys.argv[1]), command="nmtprune study --out held"):
     print("held", flush=True)
     time.sleep(600)
 """
@@ -42,7 +42,7 @@ def test_second_driver_is_refused_and_a_killed_holder_frees_the_lock(tmp_path):
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    with study_lock(out, "nmtprune study (next)"):         # the kernel dropped the killed holder's lock
+    with study_lock(out, command="nmtprune study (next)"):         # the kernel dropped the killed holder's lock
         assert json.loads((out / ".lock").read_text())["pid"] == os.getpid()
     with study_lock(out):                                  # and this one released its own on leaving
         pass

@@ -50,3 +50,10 @@ def test_report_table_names_each_recipe_and_counts_a_shared_run_once(study):
     for recipe in ("oneshot", "gradual", "gradual_kd", "iterative"):
         rows = [line for line in table.splitlines() if line.startswith(f"| class-blind + {recipe} | 90.0% |")]
         assert len(rows) == 1 and "±" not in rows[0], rows
+
+
+def test_report_names_the_study_dir_as_its_command_did_never_an_absolute_path(tmp_path):
+    from nmtprune.study.report import study_dir_words
+    assert study_dir_words("nmtprune study --config x.yaml --out studies/small --quiet", tmp_path) == "studies/small"
+    assert study_dir_words("nmtprune study --out=runs/s", tmp_path) == "runs/s"
+    assert study_dir_words(None, tmp_path / "mine") == "mine"

@@ -25,7 +25,7 @@ def _ray():
 def test_ray_executor_without_ray_is_a_one_line_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)     # `import ray` now raises ImportError
     with pytest.raises(NmtpruneError, match=r"needs Ray: pip install 'nmtprune\[ray\]'"):
-        run_study(None, str(tmp_path / "s"), None, "quick", executor="ray")
+        run_study(None, str(tmp_path / "s"), config=None, preset="quick", executor="ray")
     rc = main(["study", "--data", str(tmp_path), "--out", str(tmp_path / "s"), "--executor", "ray", "--quiet"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err == "error: --executor ray needs Ray: pip install 'nmtprune[ray]'"

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from conftest import TINY_MODEL, TINY_TRAIN
+from helpers import TINY_MODEL, TINY_TRAIN
+from nmtprune.prune.pruning import Pruning
 from nmtprune.api import retrain, train
 from nmtprune.cli import main
 from nmtprune.errors import NmtpruneError
@@ -24,7 +25,7 @@ def curves(rundir) -> dict:
 
 def test_curves_per_step_while_training_and_retraining(prep_dir, tmp_path):
     pytest.importorskip("tensorboard")
-    s = train(prep_dir, tmp_path / "run", "tiny", TINY_MODEL, TINY_TRAIN, progress=False, prune_to=0.5,
+    s = train(prep_dir, tmp_path / "run", preset="tiny", model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, progress=False, prune_to=0.5,
               tensorboard=True)
     c = curves(tmp_path / "run")
     assert set(TAGS) | {"valid/ppl"} <= set(c)
@@ -38,8 +39,8 @@ def test_curves_per_step_while_training_and_retraining(prep_dir, tmp_path):
     assert sp[0] == 0 and sp[-1] == pytest.approx(0.5, abs=1e-3) and sp == sorted(sp)
     assert [step for step, _ in c["valid/ppl"]] == [n]
     # retraining a pruned model: its fixed mask's sparsity at every step
-    prune(tmp_path / "run", "magnitude", "class_blind", 0.7, tmp_path / "p")
-    s = retrain(tmp_path / "p", tmp_path / "re", {"max_steps": 3, "batch_tokens": 1500}, progress=False,
+    prune(tmp_path / "run", Pruning(0.7, criterion="magnitude", allocation="class_blind"), tmp_path / "p")
+    s = retrain(tmp_path / "p", tmp_path / "re", train_overrides={"max_steps": 3, "batch_tokens": 1500}, progress=False,
                 tensorboard=True)
     c = curves(tmp_path / "re")
     assert [step for step, _ in c["train/sparsity"]] == [1, 2, 3]
@@ -49,7 +50,7 @@ def test_curves_per_step_while_training_and_retraining(prep_dir, tmp_path):
 def test_without_the_package_a_one_line_error_and_no_run(prep_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)        # import fails as if absent
     with pytest.raises(NmtpruneError, match=r"pip install 'nmtprune\[tensorboard\]'"):
-        train(prep_dir, tmp_path / "a", "tiny", TINY_MODEL, TINY_TRAIN, progress=False, tensorboard=True)
+        train(prep_dir, tmp_path / "a", preset="tiny", model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, progress=False, tensorboard=True)
     assert not (tmp_path / "a").exists()
     assert main(["train", str(prep_dir), "--preset", "tiny", "--tensorboard", "--out", str(tmp_path / "b")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()

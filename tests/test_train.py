@@ -13,13 +13,13 @@ from nmtprune.api import evaluate, train, translate
 from nmtprune.checkpoint.load import load_checkpoint
 from nmtprune.errors import NmtpruneError
 
-from conftest import TINY_MODEL, TINY_TRAIN
+from helpers import TINY_MODEL, TINY_TRAIN
 
 
 @pytest.fixture(scope="module")
 def run_dir(prep_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "tiny"
-    summary = train(prep_dir, out, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 2}, progress=False)
+    summary = train(prep_dir, out, preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "epochs": 2}, progress=False)
     assert summary["epochs"] == 2
     return out
 
@@ -46,7 +46,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(run_dir, tmp_path):
 
 
 def test_evaluate_writes_hypotheses(run_dir, tmp_path):
-    r = evaluate(run_dir, "test_2016_flickr", beam=2, out_dir=str(tmp_path))
+    r = evaluate(run_dir, split="test_2016_flickr", beam=2, out_dir=str(tmp_path))
     assert r["sentences"] == 100 and 0 <= r["bleu"] <= 100 and r["ppl"] > 1
     assert r["signature"].startswith("nrefs:1|")
     hyps = open(r["hypotheses"]).read().splitlines()
@@ -54,17 +54,17 @@ def test_evaluate_writes_hypotheses(run_dir, tmp_path):
 
 
 def test_evaluate_on_raw_data_dir_matches_prepared(run_dir, raw_dir, tmp_path):
-    a = evaluate(run_dir, "test_2016_flickr", beam=1, out_dir=str(tmp_path / "a"))
-    b = evaluate(run_dir, "test_2016_flickr", data=str(raw_dir), beam=1, out_dir=str(tmp_path / "b"))
+    a = evaluate(run_dir, split="test_2016_flickr", beam=1, out_dir=str(tmp_path / "a"))
+    b = evaluate(run_dir, split="test_2016_flickr", data=str(raw_dir), beam=1, out_dir=str(tmp_path / "b"))
     assert (a["bleu"], a["ppl"]) == (b["bleu"], b["ppl"])
 
 
 def test_existing_run_is_not_overwritten(run_dir, prep_dir):
     before = (run_dir / "model.safetensors").read_bytes()
     with pytest.raises(NmtpruneError, match="already holds a run; use --resume"):
-        train(prep_dir, run_dir, "tiny", TINY_MODEL, TINY_TRAIN, progress=False)
+        train(prep_dir, run_dir, preset="tiny", model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN, progress=False)
     with pytest.raises(NmtpruneError, match="--resume: train.lr is 0.5"):
-        train(prep_dir, run_dir, "tiny", TINY_MODEL, {**TINY_TRAIN, "lr": 0.5}, resume=True, progress=False)
+        train(prep_dir, run_dir, preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "lr": 0.5}, resume=True, progress=False)
     assert (run_dir / "model.safetensors").read_bytes() == before
 
 
@@ -72,20 +72,20 @@ def test_nan_loss_stops_with_last_good_checkpoint(prep_dir, tmp_path, monkeypatc
     from nmtprune.model.seq2seq import Seq2Seq
     from nmtprune.data.batching import make_batches
     from nmtprune.data.prepared import Prepared
-    first_epoch = len(make_batches(Prepared(prep_dir).load("train"), TINY_TRAIN["batch_tokens"], True, 1235,
+    first_epoch = len(make_batches(Prepared(prep_dir).load("train"), TINY_TRAIN["batch_tokens"], shuffle=True, seed=1235,
                                    multiple=8))
     calls = {"n": 0}
     real = Seq2Seq.loss
 
-    def poisoned(self, batch, label_smoothing=0.0):
-        loss, nll = real(self, batch, label_smoothing)
+    def poisoned(self, batch, *, label_smoothing=0.0):
+        loss, nll = real(self, batch, label_smoothing=label_smoothing)
         calls["n"] += 1
         return (loss * float("nan"), nll) if self.training and calls["n"] > first_epoch + 2 else (loss, nll)
 
     monkeypatch.setattr(Seq2Seq, "loss", poisoned)
     out = tmp_path / "nan"
     with pytest.raises(NmtpruneError, match="non-finite loss at epoch 2, batch"):
-        train(prep_dir, out, "tiny", TINY_MODEL, {**TINY_TRAIN, "epochs": 3}, progress=False)
+        train(prep_dir, out, preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "epochs": 3}, progress=False)
     good = load_checkpoint(out)           # epoch 1's checkpoint is intact and loads
     assert good.info["epoch"] == 1
     assert all(torch.isfinite(p).all() for p in good.model.parameters())
@@ -133,7 +133,7 @@ def test_bf16_autocast_trains_like_fp32(prep_dir, tmp_path):
     losses (fp32 weights and loss), fp32 validation perplexity, fp32 checkpoint."""
     logs = {}
     for prec in ("fp32", "bf16"):
-        train(prep_dir, tmp_path / prec, "tiny", TINY_MODEL, {**TINY_TRAIN, "max_steps": 25, "precision": prec},
+        train(prep_dir, tmp_path / prec, preset="tiny", model_overrides=TINY_MODEL, train_overrides={**TINY_TRAIN, "max_steps": 25, "precision": prec},
               progress=False)
         logs[prec] = (tmp_path / prec / "log.csv").read_text().splitlines()[1].split(",")
         assert all(v.dtype == torch.float32 for v in load_file(tmp_path / prec / "model.safetensors").values()
@@ -143,7 +143,7 @@ def test_bf16_autocast_trains_like_fp32(prep_dir, tmp_path):
     assert loss16 == pytest.approx(loss32, rel=0.02) and ppl16 == pytest.approx(ppl32, rel=0.05)
     assert loss16 != loss32                      # it really ran in bf16
     with pytest.raises(NmtpruneError, match="precision"):
-        train(prep_dir, tmp_path / "bad", "tiny", TINY_MODEL, {"precision": "fp8"}, progress=False)
+        train(prep_dir, tmp_path / "bad", preset="tiny", model_overrides=TINY_MODEL, train_overrides={"precision": "fp8"}, progress=False)
 
 
 def test_resume_of_a_run_older_than_a_setting(tmp_path):
@@ -168,7 +168,7 @@ def test_loss_norm_sentences_scales_the_step_by_tokens_per_sentence(prep_dir, pr
     deltas = {}
     for norm in ("tokens", "sentences"):
         cfg = {**TINY_TRAIN, "optimizer": "sgd", "lr": 0.01, "clip": 1e9, "max_steps": 1, "loss_norm": norm}
-        train(prep_dir, tmp_path / norm, "tiny", {**TINY_MODEL, "dropout": 0.0}, cfg, progress=False)
+        train(prep_dir, tmp_path / norm, preset="tiny", model_overrides={**TINY_MODEL, "dropout": 0.0}, train_overrides=cfg, progress=False)
         ck = load_checkpoint(tmp_path / norm)
         init = build_model(ck.model.cfg, seed=1234).state_dict()
         deltas[norm] = {n: p - init[n] for n, p in ck.model.state_dict().items()}

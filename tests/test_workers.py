@@ -9,7 +9,7 @@ from nmtprune.model.seq2seq import build_model
 from nmtprune.decode.translation import translate_ids
 from nmtprune.decode.workers import resolve_workers, run_forked
 
-from conftest import tiny_config
+from helpers import tiny_config
 
 
 def _square_all(shard, report):
@@ -23,7 +23,7 @@ def _square_all(shard, report):
 def test_results_come_back_in_shard_order_with_progress():
     seen = []
     shards = [[1, 2, 3], [4], [5, 6]]
-    results = run_forked(_square_all, shards, seen.append)
+    results = run_forked(_square_all, shards, progress=seen.append)
     assert [r[0] for r in results] == [[1, 4, 9], [16], [25, 36]]
     assert sum(seen) == 6 and len(seen) == 6
     pids = {r[1] for r in results}

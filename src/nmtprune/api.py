@@ -20,16 +20,16 @@ from .training.run import retrain, train
 __all__ = ["prepare", "train", "translate", "evaluate", "retrain"]
 
 
-def prepare(out, data=None, src="de", tgt="en", files=None, progress: bool = False, **settings) -> Path:
+def prepare(out, *, data=None, src="de", tgt="en", files=None, progress: bool = False, **settings) -> Path:
     """Prepare raw parallel text (see :class:`nmtprune.data.prepared.PrepareConfig` for settings).
 
     ``progress``: bars (on stderr) while the tokenizers train and the splits are tokenized.
     """
     cfg = from_dict(PrepareConfig, {"src": src, "tgt": tgt, **settings}, "prepare settings")
-    return _prepare(out, cfg, data, files, progress)
+    return _prepare(out, cfg, data_dir=data, files=files, progress=progress)
 
 
-def translate(ckpt: str | Checkpoint, lines: list[str], beam: int = 5, batch_size: int = 64,
+def translate(ckpt: str | Checkpoint, lines: list[str], *, beam: int = 5, batch_size: int = 64,
               device: str = "cpu", workers: int = 0, progress: bool = False, **kw) -> list[str]:
     """Translate raw sentences with a checkpoint (path or loaded).
 
@@ -38,12 +38,12 @@ def translate(ckpt: str | Checkpoint, lines: list[str], beam: int = 5, batch_siz
     """
     check_decoding(beam, workers)
     dev = resolve_device(device)
-    ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, dev)
-    return translate_lines(ck.model, ck.src_tok, ck.tgt_tok, lines, beam, batch_size, dev,
+    ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, device=dev)
+    return translate_lines(ck.model, ck.src_tok, ck.tgt_tok, lines, beam=beam, batch_size=batch_size, device=dev,
                            workers=workers, progress=progress, **kw)
 
 
-def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str | None = None,
+def evaluate(ckpt: str | Checkpoint, *, split: str = "test_2016_flickr", data: str | None = None,
              beam: int = 5, batch_size: int = 64, device: str = "cpu", out_dir: str | None = None,
              progress: bool = False, alpha: float = 1.0, kernels: str = "dense", workers: int = 0) -> dict:
     """Perplexity, BLEU and chrF of a checkpoint on a split; writes the hypotheses.
@@ -53,5 +53,6 @@ def evaluate(ckpt: str | Checkpoint, split: str = "test_2016_flickr", data: str 
     """
     check_decoding(beam, workers)
     dev = resolve_device(device)
-    ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, dev)
-    return evaluate_checkpoint(ck, split, data, beam, batch_size, dev, out_dir, progress, alpha, kernels, workers)
+    ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, device=dev)
+    return evaluate_checkpoint(ck, split, data, beam, batch_size, dev, out_dir=out_dir, progress=progress,
+                               alpha=alpha, kernels=kernels, workers=workers)

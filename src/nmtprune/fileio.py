@@ -55,7 +55,7 @@ def read_lines(path: str | os.PathLike) -> list[str]:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it over ``target`` on success.
 
     On an exception the temporary file is removed and ``target`` is untouched.
@@ -113,7 +113,7 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def log_file(path: str | os.PathLike, logger: str = "nmtprune") -> Iterator[None]:
+def log_file(path: str | os.PathLike, *, logger: str = "nmtprune") -> Iterator[None]:
     """Copy the messages of ``logger`` and its children (INFO and above) into ``path`` while
     the block runs. Appended to, so a resumed run continues its log."""
     handler = logging.FileHandler(path, encoding="utf-8")

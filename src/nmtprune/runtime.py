@@ -38,7 +38,7 @@ def tune_allocator() -> bool:
     return ok
 
 
-def resolve_device(name: str = "cpu") -> torch.device:
+def resolve_device(name: str) -> torch.device:
     """``cpu``, ``cuda`` (error if absent) or ``auto``."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

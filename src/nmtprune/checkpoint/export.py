@@ -1,5 +1,8 @@
 """``nmtprune export``: write a checkpoint as one ``.nmtz`` file; its size per weight class.
 
+A checkpoint whose mask removes whole hidden units is written as the smaller dense model
+(:func:`nmtprune.model.units.shrink`): smaller matrices, no mask for those units.
+
 The format itself (tensor encodings, header, checksum) is :mod:`nmtprune.checkpoint.nmtz`.
 """
 from __future__ import annotations
@@ -12,6 +15,7 @@ from ..errors import choose
 from ..model.classes import weight_class
 from ..model.masks import Masks
 from ..model.seq2seq import Seq2Seq
+from ..model.units import kept_units, shrink
 from .load import load_checkpoint
 from .model_file import prep_fields
 from .nmtz import VALUES, VERSION, encode_tensor, write_nmtz
@@ -24,7 +28,7 @@ def _count(per_class: dict[str, dict], name: str, w, blobs: dict[str, bytes]) ->
     c["export_bytes"] += sum(len(b) for b in blobs.values())
 
 
-def export_sizes(model: Seq2Seq, masks: Masks | None, values: str = "fp32") -> dict[str, dict]:
+def export_sizes(model: Seq2Seq, masks: Masks | None, *, values: str = "fp32") -> dict[str, dict]:
     """Dense fp32 bytes and exported bytes per weight class, without writing a file."""
     per_class: dict[str, dict] = {}
     for name, w in model.state_dict().items():
@@ -33,12 +37,24 @@ def export_sizes(model: Seq2Seq, masks: Masks | None, values: str = "fp32") -> d
     return per_class
 
 
-def export(ckpt, out, values: str = "fp32") -> dict:
+def without_removed_units(model: Seq2Seq, masks: Masks | None) -> tuple[Seq2Seq, Masks | None]:
+    """The smaller dense model when ``masks`` remove whole hidden units (``--granularity unit``),
+    with the masks left inside the kept units; else ``model`` and ``masks`` as they are."""
+    if not masks or model.cfg.attention != "general":
+        return model, masks
+    keep = kept_units(model, masks)
+    if all(bool(k.all()) for k in keep.values()):
+        return model, masks
+    return shrink(model, keep, masks=masks)
+
+
+def export(ckpt, out, *, values: str = "fp32") -> dict:
     """Write ``out`` (.nmtz) from a checkpoint; returns sizes per class and in total."""
     choose("--values", values, VALUES)
     ck = load_checkpoint(ckpt)
-    masks = ck.masks or {}
-    header = {"format_version": VERSION, "model_config": json.loads(json.dumps(ck.model.cfg.__dict__)),
+    model, masks = without_removed_units(ck.model, ck.masks)
+    masks = masks or {}
+    header = {"format_version": VERSION, "model_config": json.loads(json.dumps(model.cfg.__dict__)),
               "info": ck.info, **prep_fields(ck.prep, Path(out)), "values": values, "tensors": {}, "tokenizers": {}}
     payload = bytearray()
 
@@ -47,7 +63,7 @@ def export(ckpt, out, values: str = "fp32") -> dict:
         return [len(payload) - len(data), len(data)]
 
     per_class: dict[str, dict] = {}
-    for name, w in ck.model.state_dict().items():
+    for name, w in model.state_dict().items():
         entry, blobs = encode_tensor(w, masks.get(name), values)
         entry["blobs"] = {k: put(b) for k, b in blobs.items()}
         header["tensors"][name] = entry
@@ -55,7 +71,9 @@ def export(ckpt, out, values: str = "fp32") -> dict:
     for side, path in ck.tokenizer_files.items():
         header["tokenizers"][side] = {"name": path.name, "blob": put(lzma.compress(path.read_bytes()))}
     write_nmtz(out, header, bytes(payload))
-    dense = sum(c["dense_bytes"] for c in per_class.values())
+    dense = sum(w.numel() * 4 for w in ck.model.state_dict().values())   # the model as given, in fp32
     size = Path(out).stat().st_size
     return {"file": str(out), "values": values, "bytes": size, "dense_bytes": dense, "ratio": size / dense,
-            "has_mask": bool(masks), "classes": per_class}
+            "has_mask": bool(masks), "classes": per_class,
+            "parameters": sum(w.numel() for w in model.state_dict().values()),
+            "parameters_before": sum(w.numel() for w in ck.model.state_dict().values())}

@@ -27,7 +27,7 @@ from ..data.tokenizers import Tokenizer, load_tokenizer
 from ..errors import NmtpruneError
 from ..fileio import atomic_path
 from ..model.config import ModelConfig
-from ..model.masks import Masks, check_masks, load_masks
+from ..model.masks import Masks, check_agreement, check_masks, load_masks
 from ..model.seq2seq import Seq2Seq
 
 FORMAT = "nmtprune/1"
@@ -46,7 +46,7 @@ class Checkpoint:
     masks: Masks | None = None
     tokenizer_files: dict = field(default_factory=dict)
 
-    def prepared_dir(self, data: str | None = None, option: str = "--data") -> str:
+    def prepared_dir(self, *, data: str | None = None, option: str = "--data") -> str:
         """``data`` if given, else the prepared directory this model was trained on; a one-line
         error naming ``option`` when neither is there (a run moved without its data)."""
         if data:
@@ -105,7 +105,7 @@ def copy_tokenizers(files: dict[str, Path], out_dir: Path) -> dict[str, str]:
     return names
 
 
-def save_checkpoint(path: str | Path, model: Seq2Seq, tokenizers: dict[str, str], prep: str | None,
+def save_checkpoint(path: str | Path, model: Seq2Seq, tokenizers: dict[str, str], prep: str | None, *,
                     info: dict | None = None) -> Path:
     """Write ``model``'s state dict atomically with its config in the metadata."""
     path = Path(path)
@@ -138,7 +138,7 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise NmtpruneError(f"{path}: truncated or corrupt checkpoint ({e})") from None
 
 
-def load_model_file(spec: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+def load_model_file(spec: str | Path, *, device: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint (file or directory) onto ``device``, with its mask if it has one."""
     path = resolve(spec)
     meta = read_metadata(path)
@@ -157,7 +157,8 @@ def load_model_file(spec: str | Path, device: str | torch.device = "cpu") -> Che
     mp = masks_path(path)
     if mp.is_file():
         masks = load_masks(mp)
-        check_masks(model, masks, str(mp))
+        check_masks(model, masks, source=str(mp))
+        check_agreement(model, masks, source=str(mp))
         masks = {k: v.to(device) for k, v in masks.items()}
     return Checkpoint(model, path, load_tokenizer(tok_files["src"]), load_tokenizer(tok_files["tgt"]),
                       locate_prep(meta.get("prep"), meta.get("prep_rel"), path), json.loads(meta.get("info", "{}")), masks, tok_files)

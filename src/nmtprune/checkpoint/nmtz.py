@@ -116,18 +116,25 @@ def read_nmtz(path) -> tuple[dict, bytes]:
     return header, raw[14 + hlen:-32]
 
 
-def load_nmtz(path, device="cpu") -> Checkpoint:
+def load_nmtz(path, *, device="cpu") -> Checkpoint:
     """Load an exported model as a :class:`Checkpoint` (weights dense in memory, masks restored)."""
     header, payload = read_nmtz(path)
     cfg = from_dict(ModelConfig, header["model_config"], f"{path} model config")
-    model = Seq2Seq(cfg)
+    try:
+        model = Seq2Seq(cfg)
+    except NmtpruneError as e:
+        raise NmtpruneError(f"{path}: {e}") from None
     state, masks = {}, {}
     for name, entry in header["tensors"].items():
         t, m = decode_tensor(entry, lambda k, e=entry: payload[e["blobs"][k][0]:sum(e["blobs"][k])])
         state[name] = t
         if m is not None:
             masks[name] = m
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:        # e.g. a unit-pruned file whose config was edited: sizes differ
+        raise NmtpruneError(f"{path}: its header's model config disagrees with its matrices "
+                            f"({str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e})") from None
     model.to(device).eval()
     tmp = Path(tempfile.mkdtemp(prefix="nmtz-"))
     files, toks = {}, {}

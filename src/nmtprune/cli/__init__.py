@@ -12,7 +12,7 @@ from .console import log_to_console
 from .options import COMMANDS, HelpFormatter
 
 
-def build_parser(only: list[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(*, only: list[str] | None = None) -> argparse.ArgumentParser:
     """The ``nmtprune`` parser; with ``only``, just those commands get their options.
 
     A command's options take their ``choices`` from the registries, and most registries
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     # The top level has no option taking a value: the first other word names the command.
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
-        args = build_parser([command] if command else []).parse_args(argv)
+        args = build_parser(only=[command] if command else []).parse_args(argv)
         log_to_console()
         # The command line is an application and opts in to process-level settings; the library
         # (``import nmtprune``, API calls) leaves the process alone.

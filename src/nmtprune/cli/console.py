@@ -23,7 +23,7 @@ class TqdmHandler(logging.Handler):
             self.handleError(record)
 
 
-def log_to_console(level: int = logging.INFO) -> None:
+def log_to_console(*, level: int = logging.INFO) -> None:
     """Show nmtprune's messages at ``level`` and above on stderr (idempotent)."""
     logger = logging.getLogger("nmtprune")
     for h in list(logger.handlers):

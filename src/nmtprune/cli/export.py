@@ -20,7 +20,7 @@ def _export(sub):
         from ..checkpoint.export import export
         if not a.out.endswith(".nmtz"):
             raise NmtpruneError(f"--out {a.out}: the exported file must end in .nmtz")
-        r = export(a.checkpoint, a.out, a.values)
+        r = export(a.checkpoint, a.out, values=a.values)
         note = "" if r["has_mask"] else " (no mask: stored dense)"
         print(f"{a.out}: {r['bytes'] / 1e6:.2f} MB, {r['ratio']:.3f}x the dense fp32 weights{note}",
               file=sys.stderr)

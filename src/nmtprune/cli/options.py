@@ -75,6 +75,16 @@ def number(kind):
     return parse
 
 
+def sparsity(option: str, *, above_zero: bool = False):
+    """An argparse type for a sparsity option: the one range rule
+    (:func:`nmtprune.prune.pruning.check_sparsity`), and its one-line error naming ``option``
+    (raised past argparse, which would add its usage lines)."""
+    def parse(s):
+        from ..prune.pruning import check_sparsity
+        return check_sparsity(s, option=option, above_zero=above_zero)
+    return parse
+
+
 def key_values(items: list[str] | None, opt: str) -> dict:
     """Parse ``key=value`` overrides (values as YAML scalars: 3, 0.1, 1e-4, true, general)."""
     from ..config import load_yaml
@@ -87,7 +97,7 @@ def key_values(items: list[str] | None, opt: str) -> dict:
     return out
 
 
-def train_args(sub, source: str = "the preset's", epochs: str | None = None):
+def train_args(sub, *, source: str = "the preset's", epochs: str | None = None):
     """Options shared by train, retrain and iterate; ``source`` says where an unset one comes from."""
     from ..training.config import OPTIMIZERS, PRECISIONS
     sub.add_argument("--epochs", type=number(int), help=f"epochs (default: {epochs or source})")

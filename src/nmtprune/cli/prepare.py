@@ -34,7 +34,7 @@ def _prepare(sub):
         if a.data is None and not a.split_files:
             raise NmtpruneError("prepare: give --data DIR (or a corpus name such as multi30k) or --split-files")
         files = {s: (x, y) for s, x, y in (a.split_files or [])}
-        prepare(a.out, a.data, a.src, a.tgt, files, tokenizer=a.tokenizer, vocab_size=a.vocab_size,
+        prepare(a.out, data=a.data, src=a.src, tgt=a.tgt, files=files, tokenizer=a.tokenizer, vocab_size=a.vocab_size,
                 joint=a.joint, side_vocab=not a.shared_vocab, min_freq=a.min_freq, max_len=a.max_len,
                 train_split=a.train_split, valid_split=a.valid_split, progress=show_progress(a))
         print(a.out)
@@ -51,5 +51,5 @@ def _download(sub):
 
     def run(a):
         from ..data.download import download
-        print(download(a.corpus, a.out, a.langs, show_progress(a)))
+        print(download(a.corpus, out=a.out, langs=a.langs, progress=show_progress(a)))
     return run

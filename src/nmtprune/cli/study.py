@@ -37,8 +37,9 @@ def _study(sub):
             print(json.dumps(study_status(a.out)))
             return
         opts = ExecutorOptions(a.run_cpus, a.run_gpus, a.max_retries, a.ray_address)
-        out = run_study(a.data, a.out, a.config, a.preset, a.seeds, a.device, a.force, show_progress(a),
-                        command_line(sys.argv[1:]), a.executor, opts)
+        out = run_study(a.data, a.out, config=a.config, preset=a.preset, seeds=a.seeds, device=a.device,
+                        force=a.force, progress=show_progress(a), command=command_line(sys.argv[1:]),
+                        executor=a.executor, options=opts)
         print(out / "report.html")
     return run
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from ..errors import NmtpruneError
-from .options import CONFIG_HELP, Names, command, key_values, number, show_progress, train_args, train_overrides
+from .options import (CONFIG_HELP, Names, command, key_values, number, show_progress, sparsity, train_args,
+                      train_overrides)
 
 
 def train_settings(a) -> dict:
@@ -37,10 +38,10 @@ def _train(sub):
     sub.add_argument("--init", choices=Names("init", INIT_SCHEMES),
                      help="initialisation scheme (default: the preset's)")
     sub.add_argument("--mask", help="mask file: sparse training from scratch with this fixed mask")
-    sub.add_argument("--snip-sparsity", type=number(float), help="SNIP-prune at init to this sparsity")
+    sub.add_argument("--snip-sparsity", type=sparsity("--snip-sparsity"), help="SNIP-prune at init to this sparsity")
     sub.add_argument("--snip-batches", type=number(int), default=1, help="SNIP: scoring batches")
     sub.add_argument("--snip-batch-size", type=number(int), default=64, help="SNIP: sentences per batch")
-    sub.add_argument("--prune-to", type=number(float),
+    sub.add_argument("--prune-to", type=sparsity("--prune-to", above_zero=True),
                      help="prune gradually to this sparsity while training (train.prune_* settings)")
     train_args(sub)
 

@@ -37,7 +37,7 @@ class Batch:
                        (self.src, self.src_len, self.tgt_in, self.tgt_out, self.index)))
 
 
-def pad_sources(seqs: list, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_sources(seqs: list, *, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad source id sequences to (B, S); an empty source becomes a lone EOS so it is attendable."""
     seqs = [s if len(s) else [EOS] for s in seqs]
     lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
@@ -61,7 +61,7 @@ def collate(corpus: Corpus, idx: list[int]) -> Batch:
     return Batch(src, src_len, tgt_in, tgt_out, torch.tensor(idx, dtype=torch.long))
 
 
-def make_batches(corpus: Corpus, max_tokens: int, shuffle: bool = False, seed: int = 0,
+def make_batches(corpus: Corpus, max_tokens: int, *, shuffle: bool = False, seed: int = 0,
                  max_sents: int | None = None, multiple: int = 1) -> list[list[int]]:
     """Group sentence indices into batches of at most ``max_tokens`` padded tokens.
 

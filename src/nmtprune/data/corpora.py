@@ -44,7 +44,7 @@ def file_lang(name: str) -> str:
     return parts[-1]
 
 
-def corpus_files(corpus: str, langs=None) -> dict[str, str]:
+def corpus_files(corpus: str, *, langs=None) -> dict[str, str]:
     """``{file name: sha256}`` of ``corpus``, only the files of ``langs`` when given."""
     entry = CORPORA[corpus]
     if langs is not None:

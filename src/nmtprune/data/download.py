@@ -64,7 +64,7 @@ def _stream(url: str, tmp: Path, name: str, progress: bool, timeout: float) -> s
     return h.hexdigest()
 
 
-def fetch_file(url: str, target: Path, sha: str, progress: bool = False, timeout: float | None = None) -> Path:
+def fetch_file(url: str, target: Path, sha: str, *, progress: bool = False, timeout: float | None = None) -> Path:
     """Download ``url`` to ``target`` and check its SHA-256; nothing is left behind on failure."""
     hint = (f"check the network and retry; offline, set {MIRROR_ENV} to a server or directory holding "
             "<corpus>/<file>, or pass --data DIR with the raw files")
@@ -83,7 +83,7 @@ def fetch_file(url: str, target: Path, sha: str, progress: bool = False, timeout
     return target
 
 
-def download(corpus: str, out: str | Path | None = None, langs=None, progress: bool | None = None) -> Path:
+def download(corpus: str, *, out: str | Path | None = None, langs=None, progress: bool | None = None) -> Path:
     """Make sure every file of ``corpus`` (of ``langs`` only, when given) is in ``out``, verified.
 
     Args:
@@ -95,7 +95,7 @@ def download(corpus: str, out: str | Path | None = None, langs=None, progress: b
         the directory holding the files.
     """
     choose("corpus", corpus, CORPORA)
-    files = corpus_files(corpus, langs)
+    files = corpus_files(corpus, langs=langs)
     out = ensure_writable_dir(cache_dir(corpus) if out is None else out)
     if progress is None:
         progress = sys.stderr.isatty()
@@ -107,5 +107,5 @@ def download(corpus: str, out: str | Path | None = None, langs=None, progress: b
             logger.warning(f"{target}: checksum mismatch, fetching it again")
         url = source_url(corpus, name)
         logger.info(f"downloading {url}")
-        fetch_file(url, target, sha, progress)
+        fetch_file(url, target, sha, progress=progress)
     return out

@@ -23,7 +23,7 @@ def no_such_data(spec: str | os.PathLike) -> NmtpruneError:
                          f"`nmtprune download NAME` fetches ahead)")
 
 
-def resolve_data(spec: str | os.PathLike, langs=None, progress: bool | None = None) -> Path:
+def resolve_data(spec: str | os.PathLike, *, langs=None, progress: bool | None = None) -> Path:
     """The directory of raw files that ``spec`` stands for.
 
     Args:
@@ -40,7 +40,7 @@ def resolve_data(spec: str | os.PathLike, langs=None, progress: bool | None = No
     if name not in CORPORA:
         raise no_such_data(spec)
     out = cache_dir(name)
-    files = corpus_files(name, langs)
+    files = corpus_files(name, langs=langs)
     if all(is_verified(out / f, sha) for f, sha in files.items()):
         return out
-    return download(name, out, langs, progress)
+    return download(name, out=out, langs=langs, progress=progress)

@@ -22,11 +22,11 @@ def eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
     """``split`` of the checkpoint's prepared data, or of raw directory ``data`` tokenized
     with the checkpoint's own tokenizers."""
     if data is None:
-        return Prepared(ck.prepared_dir(None, "--data")).load(split)
+        return Prepared(ck.prepared_dir(option="--data")).load(split)
     src_lang, tgt_lang = ck.info.get("src_lang"), ck.info.get("tgt_lang")
     if not src_lang or not tgt_lang:
         raise NmtpruneError(f"{ck.path} records no language pair; cannot find files in --data {data}")
-    splits = find_splits(resolve_data(data, (src_lang, tgt_lang)), src_lang, tgt_lang)
+    splits = find_splits(resolve_data(data, langs=(src_lang, tgt_lang)), src_lang, tgt_lang)
     if split not in splits:
         raise NmtpruneError(f"split {split!r} not found in {data} for {src_lang}-{tgt_lang}; "
                             f"found: {', '.join(sorted(splits)) or 'none'}")
@@ -37,7 +37,7 @@ def eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
 
 
 def evaluate_checkpoint(ck: Checkpoint, split: str, data: str | None, beam: int, batch_size: int,
-                        device: torch.device, out_dir: str | None = None, progress: bool = False,
+                        device: torch.device, *, out_dir: str | None = None, progress: bool = False,
                         alpha: float = 1.0, kernels: str = "dense", workers: int = 0,
                         return_hyps: bool = False) -> dict:
     """Perplexity, BLEU and chrF of ``ck`` on ``split``; writes the hypotheses and the JSON.
@@ -55,8 +55,8 @@ def evaluate_checkpoint(ck: Checkpoint, split: str, data: str | None, beam: int,
         raise NmtpruneError(f"split {split!r} has no raw reference text (it is the training split?)")
     t0 = time.time()
     ppl = perplexity(ck.model, corpus, device=device)
-    hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, corpus.raw_src, beam, batch_size, device,
-                           progress=progress, alpha=alpha, kernels=kernels, workers=workers)
+    hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, corpus.raw_src, beam=beam, batch_size=batch_size,
+                           device=device, progress=progress, alpha=alpha, kernels=kernels, workers=workers)
     result = {"ppl": round(ppl, 4),
               # Perplexity is always the fp32 teacher-forced one, whatever kernels decode.
               "ppl_precision": "fp32", "kernels": kernels,

@@ -27,12 +27,14 @@ KERNELS = ("dense", "sparse", "auto", "bf16")
 GATE_TABLE_BYTES = 64 << 20      # bf16: precompute word x layer-0 gates up to this size
 
 
-def _dense(w: torch.Tensor) -> Callable[..., torch.Tensor]:
+def dense_product(w: torch.Tensor) -> Callable[..., torch.Tensor]:
+    """``op(x, bias=None)`` = ``x @ w.T (+ bias)`` as a dense product. x: (N, in) -> (N, out)."""
     wt = w.t()
     return lambda x, bias=None: x @ wt if bias is None else torch.addmm(bias, x, wt)
 
 
-def _sparse(w: torch.Tensor) -> Callable[..., torch.Tensor]:
+def sparse_product(w: torch.Tensor) -> Callable[..., torch.Tensor]:
+    """``op(x, bias=None)`` = ``x @ w.T (+ bias)`` with ``w`` as a CSR matrix. x: (N, in) -> (N, out)."""
     with warnings.catch_warnings():     # local: importing or calling nmtprune leaves filters alone
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         csr = w.detach().to_sparse_csr()
@@ -66,7 +68,7 @@ def _bf16(w: torch.Tensor, rows: int = 160, bias: torch.Tensor | None = None,
         wt = wb.t()
         product = (lambda x: x @ wt) if bb is None else (lambda x: torch.addmm(bb, x, wt))
 
-    def op(x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+    def _op(x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
         # Rows padded to a multiple of 16: oneDNN builds (JIT-compiles) a kernel per input
         # shape, and beam search shrinks the batch one sentence at a time; 16-row steps
         # cut the distinct shapes ~16-fold (the first pass over a test set was ~10% slower).
@@ -76,10 +78,10 @@ def _bf16(w: torch.Tensor, rows: int = 160, bias: torch.Tensor | None = None,
             xb = torch.nn.functional.pad(xb, (0, 0, 0, row_multiple - n % row_multiple))
         y = product(xb)[:n].float()
         return y if add is None else y.add_(add)
-    return op
+    return _op
 
 
-def _time(fn, x, reps: int = 5, rounds: int = 3) -> float:
+def time_call(fn: Callable[[torch.Tensor], object], x: torch.Tensor, *, reps: int = 5, rounds: int = 3) -> float:
     """Seconds per call: the best of ``rounds`` rounds of ``reps`` calls (a single
     round is at the mercy of one scheduler hiccup and flips the per-matrix choice)."""
     fn(x)
@@ -156,7 +158,7 @@ class Stepper:
                 entry = {"shape": list(w.shape), "density": round(density, 4)}
                 if kernels == "auto":
                     x = torch.randn(rows, w.size(1), device=w.device)
-                    td, ts = _time(_dense(w), x), _time(_sparse(w), x)
+                    td, ts = time_call(dense_product(w), x), time_call(sparse_product(w), x)
                     choice = "sparse" if ts < td else "dense"
                     entry.update(dense_ms=round(td * 1e3, 4), sparse_ms=round(ts * 1e3, 4))
                 if choice == "bf16" and name == "out":
@@ -168,7 +170,7 @@ class Stepper:
                 elif choice == "bf16":      # constant biases go into the product; op(x) needs no add
                     self.ops[name] = _bf16(w, rows, fused.get(name))
                 else:
-                    self.ops[name] = {"sparse": _sparse}.get(choice, _dense)(w)
+                    self.ops[name] = {"sparse": sparse_product}.get(choice, dense_product)(w)
                 entry["kernel"] = choice
                 self.report[name] = entry
 
@@ -217,7 +219,7 @@ class Stepper:
             scores = torch.baddbmm(memory.bias, h.unsqueeze(1), memory.keys.transpose(1, 2))
             ctx = torch.bmm(torch.softmax(scores, 2), memory.values).squeeze(1)
         else:
-            align = dec.attention(h, memory.keys, memory.mask, dec.attention.query_weight())
+            align = dec.attention(h, memory.keys, memory.mask, query_w=dec.attention.query_weight())
             ctx = torch.bmm(align.unsqueeze(1), memory.values).squeeze(1)
         h_tilde = torch.tanh(op["attn_out"](torch.cat([ctx, h], 1)))
         return op["out"](h_tilde, add.get("out")), State(hs, cs, h_tilde)

@@ -13,7 +13,7 @@ from ..model.seq2seq import Seq2Seq
 
 
 @torch.inference_mode()
-def token_nll(model: Seq2Seq, corpus: Corpus, max_tokens: int = 8192,
+def token_nll(model: Seq2Seq, corpus: Corpus, *, max_tokens: int = 8192,
               device: str | torch.device = "cpu") -> tuple[float, int]:
     """Summed target-token NLL (EOS included, no label smoothing) and the token count."""
     model.eval()
@@ -26,10 +26,10 @@ def token_nll(model: Seq2Seq, corpus: Corpus, max_tokens: int = 8192,
     return total, count
 
 
-def perplexity(model: Seq2Seq, corpus: Corpus, max_tokens: int = 8192,
+def perplexity(model: Seq2Seq, corpus: Corpus, *, max_tokens: int = 8192,
                device: str | torch.device = "cpu") -> float:
     """exp(mean token NLL); ``inf`` if it overflows."""
-    total, count = token_nll(model, corpus, max_tokens, device)
+    total, count = token_nll(model, corpus, max_tokens=max_tokens, device=device)
     try:
         return math.exp(total / max(count, 1))
     except OverflowError:

@@ -20,7 +20,7 @@ def _max_steps(src_len: torch.Tensor, a: float, b: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor,
+def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, *,
                   max_len_a: float = 2.0, max_len_b: int = 10, stepper: Stepper | None = None,
                   encoded: tuple[Memory, State] | None = None) -> list[list[int]]:
     """Argmax decoding. src: (B, S) -> B token lists (without BOS/EOS).
@@ -49,7 +49,7 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor,
     return result
 
 
-def top_candidates(logits: torch.Tensor, scores: torch.Tensor, m: int,
+def top_candidates(logits: torch.Tensor, scores: torch.Tensor, m: int, *,
                    block: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     """The best ``m`` of each sentence's K*V extensions ``scores[s, k] + log_softmax(logits)[s*K + k, v]``.
 
@@ -91,8 +91,15 @@ def top_candidates(logits: torch.Tensor, scores: torch.Tensor, m: int,
     return top_s, hit
 
 
-def _finish(done: list[tuple[float, list[int]]], score: float, hyp: list[int], k: int) -> None:
-    """Add a finished hypothesis, keeping a sentence's ``k`` best (never more)."""
+def add_finished(done: list[tuple[float, list[int]]], score: float, hyp: list[int], k: int) -> None:
+    """Add a finished hypothesis, keeping a sentence's ``k`` best (never more).
+
+    Args:
+        done: the sentence's finished ``(score, tokens)`` pairs, updated in place.
+        score: the hypothesis's length-normalised score.
+        hyp: its tokens (without BOS/EOS).
+        k: how many to keep (the beam size).
+    """
     done.append((score, hyp))
     if len(done) > k:
         done.sort(key=lambda x: -x[0])
@@ -100,7 +107,7 @@ def _finish(done: list[tuple[float, list[int]]], score: float, hyp: list[int], k
 
 
 @torch.inference_mode()
-def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: int = 5,
+def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, *, beam: int = 5,
                 alpha: float = 1.0, max_len_a: float = 2.0, max_len_b: int = 10,
                 stepper: Stepper | None = None, encoded: tuple[Memory, State] | None = None) -> list[list[int]]:
     """Batched beam search with length normalisation score / length**alpha.
@@ -146,7 +153,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
             for r, j in eos_rank.nonzero().tolist():
                 beam_idx = int(top_i[r, j]) // V
                 hyp = history[r * K + beam_idx].tolist()
-                _finish(finished[alive[r]], float(top_s[r, j]) / (len(hyp) + 1) ** alpha, hyp, K)
+                add_finished(finished[alive[r]], float(top_s[r, j]) / (len(hyp) + 1) ** alpha, hyp, K)
         # Live beams: the best K non-EOS candidates.
         keep_s, keep_j = top_s.masked_fill(is_eos, float("-inf")).topk(K, dim=1)
         keep_i = top_i.gather(1, keep_j)
@@ -165,7 +172,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
                 for k in range(K):
                     if final[i][k] > float("-inf"):
                         hyp = history[r * K + k].tolist()
-                        _finish(finished[alive[r]], final[i][k] / (len(hyp) + 1) ** alpha, hyp, K)
+                        add_finished(finished[alive[r]], final[i][k] / (len(hyp) + 1) ** alpha, hyp, K)
         still = [r for r, s in enumerate(alive) if t < limit[s] and len(finished[s]) < K]
         if len(still) < n:
             if not still:

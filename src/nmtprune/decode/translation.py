@@ -24,7 +24,7 @@ def check_decoding(beam: int, workers: int) -> None:
     check_workers(workers)
 
 
-def translate_ids(model: Seq2Seq, sources: list[list[int]], beam: int = 5, batch_size: int = 64,
+def translate_ids(model: Seq2Seq, sources: list[list[int]], *, beam: int = 5, batch_size: int = 64,
                   alpha: float = 1.0, max_len_a: float = 2.0, max_len_b: int = 10,
                   device: str | torch.device = "cpu", progress: bool = False,
                   kernels: str = "dense", workers: int = 0) -> list[list[int]]:
@@ -44,8 +44,8 @@ def translate_ids(model: Seq2Seq, sources: list[list[int]], beam: int = 5, batch
     n_workers = resolve_workers(workers, device, len(batches))
 
     def decode(idx: list[int], report) -> list[list[int]]:
-        return _decode_sorted(model, stepper, [sources[i] for i in idx], beam, batch_size, alpha,
-                              max_len_a, max_len_b, device, report)
+        return _decode_sorted(model, stepper, [sources[i] for i in idx], beam=beam, batch_size=batch_size,
+                              alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b, device=device, report=report)
 
     out: list[list[int]] = [[] for _ in sources]
     bar = tqdm(total=len(order), desc="translate", unit="sent", disable=not progress, leave=False)
@@ -54,7 +54,7 @@ def translate_ids(model: Seq2Seq, sources: list[list[int]], beam: int = 5, batch
     if n_workers == 1:
         results = [decode(shards[0], bar.update)]
     else:
-        results = run_forked(decode, shards, bar.update)
+        results = run_forked(decode, shards, progress=bar.update)
     for shard, hyps in zip(shards, results):
         for i, h in zip(shard, hyps):
             out[i] = h
@@ -62,7 +62,7 @@ def translate_ids(model: Seq2Seq, sources: list[list[int]], beam: int = 5, batch
     return out
 
 
-def _decode_sorted(model: Seq2Seq, stepper: Stepper, sources: list[list[int]], beam: int, batch_size: int,
+def _decode_sorted(model: Seq2Seq, stepper: Stepper, sources: list[list[int]], *, beam: int, batch_size: int,
                    alpha: float, max_len_a: float, max_len_b: int, device: str | torch.device,
                    report: Callable[[int], object]) -> list[list[int]]:
     """Decode sources already sorted by length, in consecutive batches of ``batch_size``."""
@@ -80,20 +80,25 @@ def _decode_sorted(model: Seq2Seq, stepper: Stepper, sources: list[list[int]], b
             S = int(src_len.max())
             src, src_len = csrc[rows, :S].to(device), src_len.to(device)
             rows = rows.to(device)
-            enc = (memory.index_select(rows, S), state.index_select(rows))
+            enc = (memory.index_select(rows, length=S), state.index_select(rows))
             if beam == 1:
-                hyps = greedy_search(model, src, src_len, max_len_a, max_len_b, stepper, enc)
+                hyps = greedy_search(model, src, src_len, max_len_a=max_len_a, max_len_b=max_len_b,
+                                     stepper=stepper, encoded=enc)
             else:
-                hyps = beam_search(model, src, src_len, beam, alpha, max_len_a, max_len_b, stepper, encoded=enc)
+                hyps = beam_search(model, src, src_len, beam=beam, alpha=alpha, max_len_a=max_len_a,
+                                   max_len_b=max_len_b, stepper=stepper, encoded=enc)
             out.extend(hyps)
             report(len(hyps))
     return out
 
 
-def translate_lines(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, lines: list[str],
+def translate_lines(model: Seq2Seq, src_tok: Tokenizer, tgt_tok: Tokenizer, lines: list[str], *,
                     beam: int = 5, batch_size: int = 64, device: str | torch.device = "cpu",
                     progress: bool = False, **kw) -> list[str]:
-    """Translate raw sentences to detokenized text."""
+    """Translate raw sentences to detokenized text.
+
+    ``kw``: further :func:`translate_ids` settings (``alpha``, ``kernels``, ``workers``, ...).
+    """
     ids = [src_tok.encode(line) for line in lines]
-    hyps = translate_ids(model, ids, beam, batch_size, device=device, progress=progress, **kw)
+    hyps = translate_ids(model, ids, beam=beam, batch_size=batch_size, device=device, progress=progress, **kw)
     return [tgt_tok.decode(h) for h in hyps]

@@ -66,7 +66,7 @@ def _child(fn: Callable, shard: Any, conn: Connection) -> None:
         os._exit(code)                         # no atexit handlers or buffered output of the parent
 
 
-def run_forked(fn: Callable[[Any, Callable[[int], None]], Any], shards: Sequence[Any],
+def run_forked(fn: Callable[[Any, Callable[[int], None]], Any], shards: Sequence[Any], *,
                progress: Callable[[int], None] | None = None) -> list[Any]:
     """``[fn(shard, report) for shard in shards]``, each in its own forked process.
 

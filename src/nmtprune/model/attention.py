@@ -39,7 +39,7 @@ class Attention(nn.Module):
         """concat: the h_t half of W_a, (Hd, Hd); None for dot/general."""
         return self.W_a.weight[:, :self.dec_hidden] if self.kind == "concat" else None
 
-    def forward(self, h: torch.Tensor, keys: torch.Tensor, src_mask: torch.Tensor,
+    def forward(self, h: torch.Tensor, keys: torch.Tensor, src_mask: torch.Tensor, *,
                 query_w: torch.Tensor | None = None) -> torch.Tensor:
         """Alignment weights.
 

@@ -25,6 +25,11 @@ class ModelConfig:
     dropout: float = 0.2
     init: str = "uniform"
     init_range: float = 0.1
+    # How the decoder's initial states come from the encoder's final ones. None: Luong's
+    # bridge when the stacks line up (same layers and width), else zeros. A model shrunk by
+    # hidden-unit pruning (model/units.py) keeps its original pairing: [] for no bridge, or per
+    # decoder layer, each unit's encoder position (-1: starts from 0).
+    bridge_units: list | None = None
 
     def validate(self) -> "ModelConfig":
         choose("attention", self.attention, ATTENTIONS)
@@ -39,4 +44,11 @@ class ModelConfig:
                 raise NmtpruneError(f"model.{k} must be >= 1, got {getattr(self, k)}")
         if not 0 <= self.dropout < 1:
             raise NmtpruneError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.bridge_units:
+            ok = self.enc_layers == self.dec_layers and len(self.bridge_units) == self.dec_layers and all(
+                isinstance(layer, list) and len(layer) == self.dec_hidden
+                and all(isinstance(i, int) and -1 <= i < self.enc_hidden for i in layer) for layer in self.bridge_units)
+            if not ok:
+                raise NmtpruneError(f"model.bridge_units must list, for each of the {self.dec_layers} decoder "
+                                    f"layers, {self.dec_hidden} encoder positions in [-1, {self.enc_hidden})")
         return self

@@ -32,7 +32,7 @@ class Memory:
     mask: torch.Tensor
     bias: torch.Tensor | None = None
 
-    def index_select(self, idx: torch.Tensor, length: int | None = None) -> "Memory":
+    def index_select(self, idx: torch.Tensor, *, length: int | None = None) -> "Memory":
         """Rows ``idx``, cut to the first ``length`` source positions if given."""
         cut = slice(None) if length is None else slice(0, length)
         bias = None if self.bias is None else self.bias.index_select(0, idx)[..., cut]
@@ -53,7 +53,20 @@ class State:
 
 
 class Decoder(nn.Module):
-    def __init__(self, vocab: int, emb_dim: int, hidden: int, layers: int, enc_hidden: int,
+    """The attentional LSTM decoder and its softmax layer.
+
+    Args:
+        vocab: target vocabulary size V.
+        emb_dim: target embedding size.
+        hidden: LSTM (and attentional state) size Hd.
+        layers: LSTM layers.
+        enc_hidden: size He of the encoder outputs attended over.
+        attention: score function (``dot``, ``general`` or ``concat``).
+        input_feed: concatenate h~ of the previous step to the embedding.
+        dropout: dropout probability.
+    """
+
+    def __init__(self, vocab: int, emb_dim: int, hidden: int, layers: int, enc_hidden: int, *,
                  attention: str, input_feed: bool, dropout: float):
         super().__init__()
         self.emb_dim, self.hidden, self.input_feed = emb_dim, hidden, input_feed
@@ -87,7 +100,7 @@ class Decoder(nn.Module):
             query_w = query_w.to(dt) if query_w is not None else None
         return feed_w, query_w
 
-    def step(self, gates_t: torch.Tensor, state: State, memory: Memory, weights: tuple | None = None):
+    def step(self, gates_t: torch.Tensor, state: State, memory: Memory, *, weights: tuple | None = None):
         """One decoder step.
 
         Args:
@@ -115,7 +128,7 @@ class Decoder(nn.Module):
                                    lk.weight_ih, lk.weight_hh, lk.bias_ih, lk.bias_hh)
             h_new.append(h)
             c_new.append(c)
-        align = self.attention(h, memory.keys, memory.mask, query_w)
+        align = self.attention(h, memory.keys, memory.mask, query_w=query_w)
         ctx = torch.bmm(align.unsqueeze(1), memory.values).squeeze(1)
         h_tilde = self.dropout(torch.tanh(self.attn_out(torch.cat([ctx, h], 1))))
         return h_tilde, State(h_new, c_new, h_tilde), align
@@ -136,7 +149,7 @@ class Decoder(nn.Module):
         # unbind, not gates[:, t]: each indexed slice would get its own full-size zero gradient.
         outs, aligns = [], []
         for gates_t in self.input_gates(tgt_in).unbind(1):
-            h_tilde, state, align = self.step(gates_t, state, memory, weights)
+            h_tilde, state, align = self.step(gates_t, state, memory, weights=weights)
             outs.append(h_tilde)
             aligns.append(align)
         return torch.stack(outs, 1), torch.stack(aligns, 1)

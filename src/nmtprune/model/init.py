@@ -48,7 +48,7 @@ INIT_SCHEMES: dict[str, Callable[[nn.Module, float], None]] = {
 
 
 @torch.no_grad()
-def initialize(model: nn.Module, scheme: str, init_range: float = 0.1) -> None:
+def initialize(model: nn.Module, scheme: str, *, init_range: float = 0.1) -> None:
     """Re-initialise every parameter of ``model`` in place by ``scheme`` (see :data:`INIT_SCHEMES`)."""
     choose("init", scheme, INIT_SCHEMES)
     INIT_SCHEMES[scheme](model, init_range)

@@ -60,7 +60,7 @@ class _SoftmaxXent(torch.autograd.Function):
         return grad, None, None
 
 
-def softmax_xent(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0.0):
+def softmax_xent(logits: torch.Tensor, target: torch.Tensor, *, smoothing: float = 0.0):
     """Summed (label-smoothed) loss and summed plain NLL.
 
     Args:

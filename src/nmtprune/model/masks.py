@@ -20,7 +20,7 @@ from ..fileio import atomic_path
 Masks = dict[str, torch.Tensor]
 
 
-def check_masks(model: nn.Module, masks: Masks, source: str = "mask") -> None:
+def check_masks(model: nn.Module, masks: Masks, *, source: str = "mask") -> None:
     """Raise naming the first mask entry that does not match a parameter of ``model``."""
     params = dict(model.named_parameters())
     for name, m in masks.items():
@@ -31,6 +31,19 @@ def check_masks(model: nn.Module, masks: Masks, source: str = "mask") -> None:
                                 f"has {tuple(params[name].shape)}")
         if m.dtype != torch.bool:
             raise NmtpruneError(f"{source}: {name!r} is {m.dtype}, expected bool")
+
+
+@torch.no_grad()
+def check_agreement(model: nn.Module, masks: Masks, *, source: str = "mask") -> None:
+    """Raise when a weight the mask removes is not exactly zero: the mask file and the weights
+    beside it are not one pruned model (one was replaced, or the weights were changed later).
+    Loading never applies a mask, so what is evaluated is what the file holds."""
+    params = dict(model.named_parameters())
+    for name, m in masks.items():
+        alive = int(params[name].ne(0).logical_and(~m.to(params[name].device)).sum())
+        if alive:
+            raise NmtpruneError(f"{source} disagrees with its weights: {alive} weights of {name!r} it removes "
+                                "are not zero (prune the checkpoint again, or delete the mask file to use it as dense)")
 
 
 @torch.no_grad()

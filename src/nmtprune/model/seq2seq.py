@@ -23,11 +23,18 @@ class Seq2Seq(nn.Module):
         self.encoder = Encoder(cfg.src_vocab, cfg.emb_dim, cfg.enc_hidden, cfg.enc_layers,
                                cfg.bidirectional, cfg.dropout)
         self.decoder = Decoder(cfg.tgt_vocab, cfg.emb_dim, cfg.dec_hidden, cfg.dec_layers, cfg.enc_hidden,
-                               cfg.attention, cfg.input_feed, cfg.dropout)
-        # The decoder starts from the encoder's final states when the stacks line up (Luong).
-        self.bridge = cfg.enc_layers == cfg.dec_layers and cfg.enc_hidden == cfg.dec_hidden
+                               attention=cfg.attention, input_feed=cfg.input_feed, dropout=cfg.dropout)
+        # The decoder starts from the encoder's final states when the stacks line up (Luong);
+        # a shrunk model keeps its original pairing (cfg.bridge_units: each unit's source position,
+        # the extra last position being a zero).
+        if cfg.bridge_units is None:
+            self.bridge = cfg.enc_layers == cfg.dec_layers and cfg.enc_hidden == cfg.dec_hidden
+        else:
+            self.bridge = bool(cfg.bridge_units)
+        self.bridge_index = [torch.tensor([cfg.enc_hidden if i < 0 else i for i in layer])
+                             for layer in cfg.bridge_units] if cfg.bridge_units else None
 
-    def encode(self, src: torch.Tensor, src_len: torch.Tensor,
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor, *,
                encoder: nn.Module | None = None) -> tuple[Memory, State]:
         """src: (B, S), src_len: (B,) -> attention memory and the decoder's initial state.
 
@@ -40,21 +47,25 @@ class Seq2Seq(nn.Module):
         mask = src != PAD
         memory = Memory(values, self.decoder.attention.keys(values), mask)
         B, H = src.size(0), self.cfg.dec_hidden
-        if self.bridge:
+        if self.bridge and self.bridge_index is not None:
+            h, c = (torch.cat([t, t.new_zeros(*t.shape[:2], 1)], 2) for t in (h, c))
+            idx = [i.to(h.device) for i in self.bridge_index]
+            hs, cs = [h[k].index_select(1, i) for k, i in enumerate(idx)], [c[k].index_select(1, i) for k, i in enumerate(idx)]
+        elif self.bridge:
             hs, cs = list(h.unbind(0)), list(c.unbind(0))
         else:
             zero = values.new_zeros(B, H)
             hs, cs = [zero] * self.cfg.dec_layers, [zero] * self.cfg.dec_layers
         return memory, State(hs, cs, values.new_zeros(B, H))
 
-    def forward(self, batch: Batch, return_align: bool = False):
+    def forward(self, batch: Batch, *, return_align: bool = False):
         """Teacher-forced logits (B, T, V) for ``batch`` (and alignments (B, T, S) if asked)."""
         memory, state = self.encode(batch.src, batch.src_len)
         h, align = self.decoder.states(batch.tgt_in, state, memory)
         logits = self.decoder.out(h)
         return (logits, align) if return_align else logits
 
-    def loss(self, batch: Batch, label_smoothing: float = 0.0,
+    def loss(self, batch: Batch, *, label_smoothing: float = 0.0,
              twice_differentiable: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed training loss and summed token NLL over the non-pad targets of ``batch``.
 
@@ -77,15 +88,15 @@ class Seq2Seq(nn.Module):
             ce = torch.nn.functional.cross_entropy
             return (ce(logits, target, reduction="sum", label_smoothing=label_smoothing),
                     ce(logits, target, reduction="sum").detach())
-        return softmax_xent(logits, target, label_smoothing)
+        return softmax_xent(logits, target, smoothing=label_smoothing)
 
 
-def build_model(cfg: ModelConfig, seed: int | None = None) -> Seq2Seq:
+def build_model(cfg: ModelConfig, *, seed: int | None = None) -> Seq2Seq:
     """Construct and initialise a model (``cfg.init``); ``seed`` makes it reproducible."""
     if seed is not None:
         torch.manual_seed(seed)
     model = Seq2Seq(cfg)
-    initialize(model, cfg.init, cfg.init_range)
+    initialize(model, cfg.init, init_range=cfg.init_range)
     return model
 
 

@@ -32,7 +32,7 @@ def _count(names: list[str], scores: Scores) -> int:
 def class_blind(scores: Scores, classes: dict[str, list[str]], sparsity: float) -> Masks:
     """One global threshold over every prunable weight."""
     names = [n for ns in classes.values() for n in ns]
-    return masks_below(_sources(scores, names), round(sparsity * _count(names, scores)), scores.tiebreak)
+    return masks_below(_sources(scores, names), round(sparsity * _count(names, scores)), tiebreak=scores.tiebreak)
 
 
 def class_uniform(scores: Scores, classes: dict[str, list[str]], sparsity: float) -> Masks:
@@ -40,7 +40,7 @@ def class_uniform(scores: Scores, classes: dict[str, list[str]], sparsity: float
     masks: Masks = {}
     for names in classes.values():
         masks.update(masks_below(_sources(scores, names), round(sparsity * _count(names, scores)),
-                                 scores.tiebreak))
+                                 tiebreak=scores.tiebreak))
     return masks
 
 
@@ -61,7 +61,7 @@ def class_std(scores: Scores, names: list[str]) -> float:
     return max((s2 / n - mean * mean) * n / max(n - 1, 1), 0.0) ** 0.5
 
 
-def class_distribution(scores: Scores, classes: dict[str, list[str]], sparsity: float,
+def class_distribution(scores: Scores, classes: dict[str, list[str]], sparsity: float, *,
                        return_lambda: bool = False):
     """Prune |score| < lambda * sigma_c in each class c, one lambda for all classes,
     solved so the total pruned fraction is ``sparsity``.
@@ -75,7 +75,7 @@ def class_distribution(scores: Scores, classes: dict[str, list[str]], sparsity: 
         sigma[cls] = class_std(scores, names) or 1.0
         sources.update(_sources(scores, names, sigma[cls]))
     k = round(sparsity * sum(t.numel() for t, _ in sources.values()))
-    masks = masks_below(sources, k, scores.tiebreak)
+    masks = masks_below(sources, k, tiebreak=scores.tiebreak)
     if not return_lambda:
         return masks
     lam = kth_smallest(list(sources.values()), k)[0] if k else 0.0

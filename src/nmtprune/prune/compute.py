@@ -6,8 +6,6 @@ the scores into keep-masks. Nothing here reads or writes files.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..data.corpus import Corpus
@@ -15,22 +13,14 @@ from ..errors import NmtpruneError, choose
 from ..model.classes import weight_classes
 from ..model.masks import Masks
 from ..model.seq2seq import Seq2Seq
-from .allocation import ALLOCATIONS, allocation_name
-from .saliency import CRITERIA, NEEDS_DATA, Scores, ScoringData
+from .allocation import ALLOCATIONS
+from .pruning import Pruning
+from .saliency import CRITERIA, Scores, ScoringData
 from .score_cache import cached_scores
+from .units import compute_unit_masks
 
 
-def check_sparsity(sparsity) -> float:
-    try:
-        x = float(sparsity)
-    except (TypeError, ValueError):
-        raise NmtpruneError(f"--sparsity must be a number in [0, 1), got {sparsity!r}") from None
-    if not 0.0 <= x < 1.0 or math.isnan(x):
-        raise NmtpruneError(f"--sparsity must be in [0, 1) (the fraction removed), got {sparsity}")
-    return x
-
-
-def prunable_classes(model: Seq2Seq, include_biases: bool = False) -> dict[str, list[str]]:
+def prunable_classes(model: Seq2Seq, *, include_biases: bool = False) -> dict[str, list[str]]:
     """Weight classes restricted to prunable parameters (matrices; biases only if asked)."""
     params = dict(model.named_parameters())
     out = {}
@@ -41,37 +31,40 @@ def prunable_classes(model: Seq2Seq, include_biases: bool = False) -> dict[str, 
     return out
 
 
-def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: float,
-                  data: ScoringData | None = None, include_biases: bool = False,
-                  only_classes: list[str] | None = None, start: Masks | None = None,
-                  diagnostics: dict | None = None) -> Masks:
-    """Masks for every prunable parameter (True = keep).
+def compute_masks(model: Seq2Seq, pruning: Pruning, *, data: ScoringData | None = None,
+                  start: Masks | None = None, diagnostics: dict | None = None) -> Masks:
+    """Masks for every prunable parameter (True = keep) for ``pruning``.
+
+    ``pruning.only_classes`` prunes only those classes: the allocation runs over all classes
+    (so class-blind keeps its global threshold) and the masks of every other class are reset
+    to keep everything; with ``class_uniform`` this prunes ``sparsity`` of each listed class.
 
     Args:
-        only_classes: prune only these classes: the allocation runs over all
-            classes (so class-blind keeps its global threshold) and the masks of
-            every other class are reset to keep everything. With
-            ``class_uniform`` this prunes ``sparsity`` of each listed class.
+        data: the scoring batches of data-driven criteria (default: ``pruning``'s, without a
+            corpus; OBD and SNIP need one).
         start: the mask already in force (re-pruning): the new mask selects among the
-            weights it keeps, so what was removed stays removed and the result lands
-            exactly on ``sparsity`` (as ``torch.nn.utils.prune``'s ``default_mask``)
-            whatever the criterion scores the removed weights.
+            weights it keeps, so what was removed stays removed (as ``torch.nn.utils.prune``'s
+            ``default_mask``) whatever the criterion scores the removed weights. The result
+            lands exactly on ``sparsity`` wherever that is at least the mask's own: overall
+            for class-blind and class-distribution; per class for class-uniform, where a
+            class already sparser than ``sparsity`` keeps its mask (so that class, and the
+            total, end above the target: nothing removed comes back).
         diagnostics: if given, filled with :func:`score_diagnostics` (zero-score share per
             class; the scoring data's vocabulary coverage).
     """
-    choose("criterion", criterion, CRITERIA)
-    allocation = allocation_name(allocation)
-    sparsity = check_sparsity(sparsity)
-    data = data or ScoringData()
-    if criterion in NEEDS_DATA and data.corpus is None:
+    criterion, include_biases, only_classes = pruning.criterion, pruning.include_biases, pruning.only_classes
+    data = data or pruning.scoring_data(None, "cpu")
+    if pruning.needs_data and data.corpus is None:
         raise NmtpruneError(f"criterion {criterion!r} needs data: the checkpoint records no prepared "
                             "training data; pass --data PREPDIR")
-    classes = prunable_classes(model, include_biases)
+    if pruning.granularity == "unit":
+        return compute_unit_masks(model, pruning, data, start=start, diagnostics=diagnostics)
+    classes = prunable_classes(model, include_biases=include_biases)
     if only_classes:
         for c in only_classes:
             choose("weight class", c, classes)
     names = [n for ns in classes.values() for n in ns]
-    if criterion in NEEDS_DATA and data.cache:
+    if pruning.needs_data and data.cache:
         scores = cached_scores(criterion, CRITERIA[criterion], model, names, data)
     else:
         scores = CRITERIA[criterion](model, names, data)
@@ -79,10 +72,14 @@ def compute_masks(model: Seq2Seq, criterion: str, allocation: str, sparsity: flo
     scores.tiebreak = {n: params[n].detach() for n in names}      # equal scores: smaller |w| goes first
     if diagnostics is not None:
         vocab = {"src": model.cfg.src_vocab, "tgt": model.cfg.tgt_vocab}
-        diagnostics.update(score_diagnostics(scores, classes, data if criterion in NEEDS_DATA else None, vocab))
+        diagnostics.update(score_diagnostics(scores, classes, data if pruning.needs_data else None, vocab))
     if start:
         scores = removed_first(scores, start)
-    masks = ALLOCATIONS[allocation](scores, classes, sparsity)
+    masks = ALLOCATIONS[pruning.allocation](scores, classes, pruning.sparsity)
+    if start:                   # only class-uniform can select a removed weight: a class sparser than the target
+        masks = {n: m & start[n].to(m.device) if n in start else m for n, m in masks.items()}
+        # what the mask in force covers beyond these parameters (a removed unit's biases) stays as it is
+        masks = {**{n: m for n, m in start.items() if n not in masks}, **masks}
     if only_classes:
         for cls, ns in classes.items():
             if cls not in only_classes:
@@ -123,9 +120,10 @@ def removed_first(scores: Scores, start: Masks) -> Scores:
     return Scores(tensors, None, spread, scores.tiebreak)
 
 
-def snip_masks(model: Seq2Seq, corpus: Corpus, snip: dict, device, progress: bool = False) -> Masks:
+def snip_masks(model: Seq2Seq, corpus: Corpus, snip: dict, device, *, progress: bool = False) -> Masks:
     """SNIP at initialisation (Lee et al.): one-shot class-blind masks from |g * w|."""
-    data = ScoringData(corpus, int(snip.get("batches", 1)), int(snip.get("batch_size", 64)),
-                       seed=int(snip.get("seed", 0)), device=device, progress=progress)
+    pruning = Pruning(snip["sparsity"], criterion="snip", allocation=snip.get("allocation", "class_blind"),
+                      batches=int(snip.get("batches", 1)), batch_size=int(snip.get("batch_size", 64)),
+                      seed=int(snip.get("seed", 0)))
     model.to(device)
-    return compute_masks(model, "snip", snip.get("allocation", "class_blind"), snip["sparsity"], data)
+    return compute_masks(model, pruning, data=pruning.scoring_data(corpus, device, progress=progress))

@@ -133,7 +133,7 @@ def _tied(sources: dict[str, Source], tiebreak: dict[str, torch.Tensor], thr: fl
     return out
 
 
-def masks_below(sources: dict[str, Source], k: int,
+def masks_below(sources: dict[str, Source], k: int, *,
                 tiebreak: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Boolean keep-masks pruning exactly the ``k`` smallest scores.
 

@@ -8,7 +8,7 @@ from ..model.seq2seq import Seq2Seq
 from .compute import prunable_classes
 
 
-def mask_stats(model: Seq2Seq, masks: Masks | None, include_biases: bool = False,
+def mask_stats(model: Seq2Seq, masks: Masks | None, *, include_biases: bool = False,
                pre_weights: dict[str, torch.Tensor] | None = None) -> dict:
     """Per class and total: prunable weights, pruned count, sparsity, largest |w| removed, bytes.
 
@@ -16,7 +16,7 @@ def mask_stats(model: Seq2Seq, masks: Masks | None, include_biases: bool = False
     the weights from before pruning (``pre_weights``); else it is None.
     """
     params = dict(model.named_parameters())
-    classes = prunable_classes(model, include_biases or bool(masks and any(
+    classes = prunable_classes(model, include_biases=include_biases or bool(masks and any(
         params[n].dim() < 2 for n in masks)))
     out, tot_p, tot_z, tot_b = {}, 0, 0, 0
     for cls, names in classes.items():

@@ -31,7 +31,7 @@ TOP_KEYS = {"src": "de", "tgt": "en", "prepare": {},
 PRESETS = ("quick", "full")          # the shipped study configs, presets/{name}.yaml
 
 
-def load_config(path: str | Path | None = None, preset: str | None = None) -> dict:
+def load_config(*, path: str | Path | None = None, preset: str | None = None) -> dict:
     """Load and validate a study config (a file, or a shipped preset)."""
     if path is not None:
         try:

@@ -10,8 +10,10 @@ steps for the kinds that train).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +25,7 @@ from ..decode.translation import check_decoding
 from ..errors import NmtpruneError, choose
 from ..fileio import read_json, write_json
 from ..model.masks import save_masks
-from ..prune import compute_masks, inspect, prune
+from ..prune import Pruning, compute_masks, inspect, prune
 from ..prune.checkpoints import scoring_data
 from ..runtime import resolve_device
 from ..training.logs import console_muted
@@ -34,7 +36,7 @@ from ..training.run import retrain, train
 def evaluate_run(ckpt_dir: Path, cfg: dict, spec: dict, device: str) -> dict:
     """Sparsity per class, perplexity, and (when ``spec["bleu"]``) BLEU/chrF and sentence BLEU."""
     ev = cfg["evaluation"]
-    ck = load_checkpoint(ckpt_dir, device)
+    ck = load_checkpoint(ckpt_dir, device=device)
     metrics = inspect(ckpt_dir, sizes=False)
     metrics = {"sparsity": metrics["sparsity"], "classes": metrics["classes"],
                **{k: metrics[k] for k in ("vocab_coverage",) if k in metrics}}
@@ -71,47 +73,85 @@ def baseline_steps(baseline: Path) -> int:
 BASELINE_SEED, SCRATCH_SEED = 1234, 4321
 
 
+def given_run(baseline: Path) -> dict:
+    """The ``config.json`` of the run a given ``baseline.checkpoint`` was trained by (its preset,
+    model and train settings: precision, seed, init, ...); empty for a baseline the study trained
+    itself or a checkpoint copied away from its run."""
+    src = read_json(baseline / "summary.json").get("from_checkpoint")
+    if not src:
+        return {}
+    d = Path(src) if Path(src).is_dir() else Path(src).parent
+    run = read_json(d / "config.json") if (d / "config.json").is_file() else {}
+    return run if run.get("kind") == "train" else {}
+
+
+def baseline_seed(cfg: dict, baseline: Path) -> int:
+    """The seed the dense baseline was trained with (its initial weights: the rewind arm's start)."""
+    return int(given_run(baseline).get("train", {}).get("seed", BASELINE_SEED))
+
+
 def _train_settings(cfg: dict, seed: int, baseline: Path) -> tuple[str, dict, dict]:
-    """Preset, model and train settings of a from-scratch training run (baseline + ``scratch``).
+    """Preset, model and train settings of a from-scratch training run (baseline + ``scratch``):
+    the study's baseline settings, or for a given checkpoint its own run's (so a bf16-trained
+    baseline's sparse arms train in bf16 too, with its architecture and initialisation).
 
     Unless ``scratch`` sets ``max_steps``, the run trains exactly as many optimizer steps as
     the dense baseline did (See et al. compared sparse-from-scratch at equal training): early
     stopping is off so it cannot end sooner, and the best checkpoint is still the one kept.
     """
-    b = cfg["baseline"]
-    train = {**b.get("train", {}), **cfg["scratch"], "seed": seed}
+    b, run = cfg["baseline"], given_run(baseline)
+    model = {k: v for k, v in run.get("model", {}).items() if k not in ("src_vocab", "tgt_vocab")}
+    train = {**run.get("train", {}), **b.get("train", {}), **cfg["scratch"], "seed": seed}
     if "max_steps" not in cfg["scratch"]:
         train.update(max_steps=baseline_steps(baseline), early_stop=0)
-    return b.get("preset", "small"), b.get("model", {}), train
+    return run.get("preset") or b.get("preset", "small"), {**model, **b.get("model", {})}, train
 
 
-def run_dense(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool) -> dict:
-    steps = read_json(baseline / "summary.json").get("steps")     # the budget the trained arms match
-    return {**evaluate_run(baseline, cfg, spec, device), **({"steps": steps} if steps is not None else {})}
+@dataclass(frozen=True)
+class RunContext:
+    """What every run of a study shares: its config, prepared data, the dense baseline of the
+    run's seed, the device and whether to draw progress bars."""
+    cfg: dict
+    prep: Path
+    baseline: Path
+    device: str = "cpu"
+    progress: bool = False
 
 
-def run_prune(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool) -> dict:
-    sc, seed = cfg["scoring"], spec["seed"]
+def spec_pruning(spec: dict, cfg: dict) -> Pruning:
+    """The :class:`Pruning` of a run spec, scored with the study's ``scoring`` settings."""
+    sc = cfg["scoring"]
+    return Pruning(spec["sparsity"], criterion=spec["criterion"], allocation=spec["allocation"],
+                   batches=sc["batches"], batch_size=sc["batch_size"], hessian=sc.get("hessian", "fisher"),
+                   seed=spec["seed"], only_classes=spec["only_classes"],
+                   granularity=spec.get("granularity", "weight"))
+
+
+def run_dense(spec: dict, ctx: RunContext, rundir: Path) -> dict:
+    steps = read_json(ctx.baseline / "summary.json").get("steps")     # the budget the trained arms match
+    return {**evaluate_run(ctx.baseline, ctx.cfg, spec, ctx.device), **({"steps": steps} if steps is not None else {})}
+
+
+def run_prune(spec: dict, ctx: RunContext, rundir: Path) -> dict:
+    cfg, device = ctx.cfg, ctx.device
     pruned = rundir / "pruned"
     recipe = cfg["retrain"].get("recipe", "gradual")       # the best recipe (benchmarks/recovery.py)
     one_cut = not spec["retrained"] or recipe == "oneshot" or spec["only_classes"]
     if one_cut:          # a recipe from the dense model needs no one-shot cut (OBD scoring is not cheap)
         with console_muted():                # its line is in pruned/prune.log
-            prune(baseline, spec["criterion"], spec["allocation"], spec["sparsity"], pruned, sc["batches"],
-                  sc["batch_size"], sc.get("hessian", "fisher"), seed, only_classes=spec["only_classes"],
-                  device=device, score_cache=str(score_cache(rundir)))
+            prune(ctx.baseline, spec_pruning(spec, cfg), pruned, device=device, score_cache=str(score_cache(rundir)))
     if not spec["retrained"]:
         return evaluate_run(pruned, cfg, spec, device)
     if one_cut:
         schedule, settings = split_settings(cfg["retrain"])
         with console_muted():
-            retrain(pruned, rundir / "retrained", {**settings, "seed": BASELINE_SEED + seed}, device=device,
-                    progress=progress, schedule=schedule)
+            retrain(pruned, rundir / "retrained", train_overrides={**settings, "seed": BASELINE_SEED + spec["seed"]},
+                    device=device, progress=ctx.progress, schedule=schedule)
         model = rundir / "retrained"
     else:                                  # the study's retraining is a recovery recipe from the dense model
-        model = _recipe(recipe, spec, cfg, baseline, rundir / "recipe", device, progress)
+        model = _recipe(recipe, spec, ctx, rundir / "recipe")
     return {**evaluate_run(model, cfg, spec, device), "recipe": recipe, "budget": retrain_budget(cfg),
-            "model_dir": _within(model, rundir), **_steps(rundir)}
+            "model_dir": _within(model, rundir), **steps_under(rundir)}
 
 
 def score_cache(rundir: Path) -> Path:
@@ -124,7 +164,7 @@ def _within(model: Path, rundir: Path) -> str:
     return os.path.relpath(Path(model).resolve(), rundir.resolve())
 
 
-def _steps(rundir: Path) -> dict:
+def steps_under(rundir: Path) -> dict:
     """The optimizer steps all the trainings under ``rundir`` took (for the captions' budgets):
     iterative pruning's rounds each leave a ``summary.json``, a one-cut retrain or gradual run one."""
     summaries = [read_json(p) for p in sorted(rundir.rglob("summary.json"))]
@@ -138,60 +178,55 @@ def retrain_budget(cfg: dict) -> str:
     return f"{steps}, {r.get('schedule', 'restart')} learning rates"
 
 
-def _recipe(name: str, spec: dict, cfg: dict, baseline: Path, out: Path, device: str, progress: bool) -> Path:
-    sc = cfg["scoring"]
-    settings = {**cfg["retrain"], "seed": BASELINE_SEED + spec["seed"]}
+def _recipe(name: str, spec: dict, ctx: RunContext, out: Path) -> Path:
+    settings = {**ctx.cfg["retrain"], "seed": BASELINE_SEED + spec["seed"]}
     with console_muted():
-        return RECIPES[choose("recipe", name, RECIPES)](
-            baseline, out, spec["sparsity"], spec["criterion"], spec["allocation"], settings,
-            batches=sc["batches"], batch_size=sc["batch_size"], seed=spec["seed"], device=device, progress=progress)
+        return RECIPES[choose("recipe", name, RECIPES)].run(
+            ctx.baseline, out, spec_pruning(spec, ctx.cfg), settings, device=ctx.device, progress=ctx.progress)
 
 
-def run_recipe(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
-               progress: bool) -> dict:
+def run_recipe(spec: dict, ctx: RunContext, rundir: Path) -> dict:
     """A recovery recipe (``spec["recipe"]``) at the study's retraining budget."""
-    model = _recipe(spec["recipe"], spec, cfg, baseline, rundir, device, progress)
-    return {**evaluate_run(model, cfg, spec, device), "recipe": spec["recipe"], "budget": retrain_budget(cfg),
-            "model_dir": _within(model, rundir), **_steps(rundir)}
+    model = _recipe(spec["recipe"], spec, ctx, rundir)
+    return {**evaluate_run(model, ctx.cfg, spec, ctx.device), "recipe": spec["recipe"],
+            "budget": retrain_budget(ctx.cfg), "model_dir": _within(model, rundir), **steps_under(rundir)}
 
 
-def _train_masked(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str, progress: bool,
-                  seed: int, init: str | None) -> dict:
+def _train_masked(spec: dict, ctx: RunContext, rundir: Path, *, seed: int, init: str | None) -> dict:
     """Train with the mask ``spec`` finds on the trained baseline, from ``seed``'s initial weights."""
-    sc = cfg["scoring"]
-    ck = load_checkpoint(baseline, device)
-    data = scoring_data(ck, None, sc["batches"], sc["batch_size"], "fisher", spec["seed"], device,
-                        str(score_cache(rundir)))
-    masks = compute_masks(ck.model, spec["criterion"], spec["allocation"], spec["sparsity"], data)
+    pruning = dataclasses.replace(spec_pruning(spec, ctx.cfg), hessian="fisher")
+    ck = load_checkpoint(ctx.baseline, device=ctx.device)
+    data = scoring_data(ck, pruning, device=ctx.device, cache=str(score_cache(rundir)))
+    masks = compute_masks(ck.model, pruning, data=data)
     save_masks(rundir / "mask.safetensors", masks)
+    preset, model, train_settings = _train_settings(ctx.cfg, seed, ctx.baseline)
     with console_muted():
-        summary = train(prep, rundir / "trained", *_train_settings(cfg, seed, baseline),
-                        mask=str(rundir / "mask.safetensors"), init=init, device=device, progress=progress)
-    return {**evaluate_run(rundir / "trained", cfg, spec, device), "steps": summary["steps"]}
+        summary = train(ctx.prep, rundir / "trained", preset=preset, model_overrides=model,
+                        train_overrides=train_settings, mask=str(rundir / "mask.safetensors"), init=init,
+                        device=ctx.device, progress=ctx.progress)
+    return {**evaluate_run(rundir / "trained", ctx.cfg, spec, ctx.device), "steps": summary["steps"]}
 
 
-def run_scratch(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
-                progress: bool) -> dict:
+def run_scratch(spec: dict, ctx: RunContext, rundir: Path) -> dict:
     """Sparse from scratch, re-initialised (See et al.): its own seed and ``spec["init"]``."""
-    return _train_masked(spec, cfg, prep, baseline, rundir, device, progress, SCRATCH_SEED + spec["seed"],
-                         spec["init"])
+    return _train_masked(spec, ctx, rundir, seed=SCRATCH_SEED + spec["seed"], init=spec["init"])
 
 
-def run_rewind(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
-               progress: bool) -> dict:
+def run_rewind(spec: dict, ctx: RunContext, rundir: Path) -> dict:
     """Rewind to the original init (Frankle & Carbin): the baseline's seed and init scheme, so the
     kept weights start exactly where the dense baseline's started."""
-    return _train_masked(spec, cfg, prep, baseline, rundir, device, progress, BASELINE_SEED + spec["seed"], None)
+    return _train_masked(spec, ctx, rundir, seed=baseline_seed(ctx.cfg, ctx.baseline) + spec["seed"], init=None)
 
 
-def run_snip_train(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
-                   progress: bool) -> dict:
-    snip = {"sparsity": spec["sparsity"], "batches": spec["snip_batches"], "batch_size": cfg["scoring"]["batch_size"],
-            "seed": spec["seed"]}
+def run_snip_train(spec: dict, ctx: RunContext, rundir: Path) -> dict:
+    snip = {"sparsity": spec["sparsity"], "batches": spec["snip_batches"],
+            "batch_size": ctx.cfg["scoring"]["batch_size"], "seed": spec["seed"]}
+    preset, model, train_settings = _train_settings(ctx.cfg, BASELINE_SEED + spec["seed"], ctx.baseline)
     with console_muted():
-        summary = train(prep, rundir / "trained", *_train_settings(cfg, BASELINE_SEED + spec["seed"], baseline),
-                        init=spec["init"], snip=snip, device=device, progress=progress)
-    return {**evaluate_run(rundir / "trained", cfg, spec, device), "steps": summary["steps"]}
+        summary = train(ctx.prep, rundir / "trained", preset=preset, model_overrides=model,
+                        train_overrides=train_settings, init=spec["init"], snip=snip, device=ctx.device,
+                        progress=ctx.progress)
+    return {**evaluate_run(rundir / "trained", ctx.cfg, spec, ctx.device), "steps": summary["steps"]}
 
 
 # kind -> function, in cost order (the plan runs cheap kinds first so figures fill in early).
@@ -205,10 +240,9 @@ RUN_KINDS: dict[str, Callable[..., dict]] = {
 }
 
 
-def execute(spec: dict, cfg: dict, prep: Path, baseline: Path, rundir: Path, device: str,
-            progress: bool) -> dict:
+def execute(spec: dict, ctx: RunContext, rundir: Path) -> dict:
     """Run one planned run in ``rundir`` (started clean) and return its metrics."""
     if rundir.exists():                      # an unfinished earlier attempt: start clean
         shutil.rmtree(rundir)
     rundir.mkdir(parents=True)
-    return RUN_KINDS[choose("run kind", spec["kind"], RUN_KINDS)](spec, cfg, prep, baseline, rundir, device, progress)
+    return RUN_KINDS[choose("run kind", spec["kind"], RUN_KINDS)](spec, ctx, rundir)

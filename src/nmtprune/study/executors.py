@@ -78,7 +78,7 @@ def _ray(options: ExecutorOptions) -> RayExecutor:
 EXECUTORS: dict[str, Callable[[ExecutorOptions], Any]] = {"local": _local, "ray": _ray}
 
 
-def make_executor(name: str, options: ExecutorOptions | None = None):
+def make_executor(name: str, *, options: ExecutorOptions | None = None):
     """The executor ``name`` (not yet entered): checks its options and, for Ray, that Ray is installed."""
     options = options or ExecutorOptions()
     options.check()

@@ -12,7 +12,7 @@ from typing import Callable
 
 from . import grids as G
 from .attention import collect_attention
-from .figures import classes, recovery, sentences, snip, sparsity
+from .figures import classes, recovery, sentences, snip, sparsity, units
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ EXPERIMENTS: dict[str, Experiment] = {
     "recipes": Experiment(G.plan_recipes, {"sparsities": [0.8, 0.9, 0.95],
                                            "recipes": ["oneshot", "gradual", "gradual_kd", "iterative"]},
                           recovery.fig_recipes),
+    "units": Experiment(G.plan_units, {"sparsities": [0.25, 0.5, 0.75], "weight_sparsities": [0.5, 0.8, 0.9]},
+                        units.fig_units),
     "attention": Experiment(G.plan_attention, {"sparsity": 0.9, "sentence": 0}, sentences.fig_attention,
                             reads_files=True, collect=collect_attention),
 }

@@ -39,7 +39,7 @@ def holder(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def study_lock(out: Path, command: str | None = None) -> Iterator[None]:
+def study_lock(out: Path, *, command: str | None = None) -> Iterator[None]:
     """Hold the lock of study directory ``out`` for the ``with`` block, or refuse at once."""
     try:
         import fcntl

@@ -15,7 +15,7 @@ def plan(cfg: dict, classes: list[str], seeds: int) -> list[dict]:
     """Every run of the study, deduplicated, each with its ``id`` and first ``experiment``."""
     runs: dict[str, dict] = {}
     for seed in range(seeds):
-        dense = {**spec("dense"), "seed": seed, "experiment": "baseline"}
+        dense = {**spec("dense", None), "seed": seed, "experiment": "baseline"}
         runs[config_hash({k: v for k, v in dense.items() if k not in ("experiment", "bleu")})] = dense
         for name, settings in cfg["experiments"].items():
             for r in EXPERIMENTS[name].runs(settings, classes):

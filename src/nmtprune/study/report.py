@@ -6,12 +6,26 @@ import html
 import json
 import logging
 import platform
+import shlex
 from pathlib import Path
 
 import numpy as np
 
 from ..fileio import atomic_write
 from .experiments import EXPERIMENTS
+
+
+def study_dir_words(command: str | None, study: Path) -> str:
+    """The study directory as its command named it (``--out studies/small``), else its name: a
+    published report must not carry the absolute path of the machine it ran on."""
+    try:
+        words = shlex.split(command or "")
+    except ValueError:
+        words = []
+    for i, w in enumerate(words[:-1]):
+        if w == "--out":
+            return words[i + 1]
+    return next((w.split("=", 1)[1] for w in words if w.startswith("--out=")), Path(study).name)
 from .figures.common import LABELS
 from .results_csv import results_csv
 from .store import Store
@@ -33,6 +47,8 @@ def _method(r) -> str:
     if r["kind"] == "snip_train":
         return f"SNIP training ({r['init']}, {r['snip_batches']} batches)"
     label = LABELS.get((r["criterion"], r["allocation"]), f"{r['criterion']}/{r['allocation']}")
+    if r.get("granularity") == "unit":
+        label = f"hidden units, {label} (sparsity: share of units)"
     if not r["retrained"]:
         return label
     recipe = r.get("recipe") or r["metrics"].get("recipe")     # the study's retraining is a recipe too
@@ -89,7 +105,7 @@ def write_report(study: str | Path) -> Path:
     study = Path(study)
     store = Store(study / "study.db", create=False)
     cfg = json.loads(store.get_meta("config") or "{}")
-    runs = store.runs("done")
+    runs = store.runs(status="done")
     figdir = study / "figures"
     figdir.mkdir(exist_ok=True)
     figs = []
@@ -108,7 +124,7 @@ def write_report(study: str | Path) -> Path:
     ev = cfg.get("evaluation", {})
     md = ["# nmtprune pruning study\n",
           f"Reproduce: `{store.get_meta('command') or 'nmtprune study ...'}` "
-          f"(rebuild this report: `nmtprune report {study}`)\n",
+          f"(rebuild this report: `nmtprune report {study_dir_words(store.get_meta('command'), study)}`)\n",
           f"Data: {cfg.get('src')}→{cfg.get('tgt')}; evaluation on `{ev.get('split')}`, beam {ev.get('beam')}; "
           f"seeds: {store.get_meta('seeds')}; runs done: {counts.get('done', 0)}, failed: {counts.get('failed', 0)}.\n",
           f"Dense baseline: BLEU {_fmt([r['metrics']['bleu'] for r in dense if 'bleu' in r['metrics']])}, "
@@ -136,7 +152,7 @@ def write_report(study: str | Path) -> Path:
                   "0; those go first, smallest |w| first among them (never by position). Share of weights "
                   "scored 0 per class, and share of each vocabulary the sentences contain:\n")
         md.append(_md_table(head, rows) + "\n")
-    failed = store.runs("failed")
+    failed = store.runs(status="failed")
     if failed:
         md.append("## Failed runs\n\n" + "\n".join(f"- `{r['id']}` ({r['experiment']}): "
                                                    f"{(r['error'] or '').splitlines()[0]}" for r in failed) + "\n")

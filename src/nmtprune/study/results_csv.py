@@ -28,7 +28,7 @@ def _cell(v) -> str:
 
 
 def results_csv(runs: list[dict]) -> str:
-    """CSV text of ``runs`` (``Store.runs("done")``), sorted by experiment, kind and sparsity."""
+    """CSV text of ``runs`` (``Store.runs(status="done")``), sorted by experiment, kind and sparsity."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)

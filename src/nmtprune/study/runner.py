@@ -32,7 +32,7 @@ from ..prune.compute import prunable_classes
 from ..training.presets import get_preset
 from ..training.run import train
 from .config import context_hash, load_config
-from .execute import BASELINE_SEED, execute
+from .execute import BASELINE_SEED, RunContext, execute
 from .executors import ExecutorOptions, make_executor
 from .experiments import EXPERIMENTS
 from .lock import study_lock
@@ -55,8 +55,9 @@ def _baseline(cfg: dict, prep: Path, out: Path, seed: int, device: str, progress
     resume = (rundir / "state.pt").is_file()
     if not resume and rundir.exists():
         shutil.rmtree(rundir)
-    train(prep, rundir, b.get("preset", "small"), b.get("model", {}), {**b.get("train", {}), "seed": BASELINE_SEED + seed},
-          resume=resume, device=device, progress=progress)
+    train(prep, rundir, preset=b.get("preset", "small"), model_overrides=b.get("model", {}),
+          train_overrides={**b.get("train", {}), "seed": BASELINE_SEED + seed}, resume=resume, device=device,
+          progress=progress)
     return rundir
 
 
@@ -76,7 +77,7 @@ def _given_baseline(spec: str, out: Path) -> tuple[Path, Path]:
     if not (rundir / "summary.json").is_file():
         rundir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(rundir / MODEL_FILE, ck.model, copy_tokenizers(ck.tokenizer_files, rundir), ck.prep,
-                        ck.info)
+                        info=ck.info)
         # Its step count is the budget the sparse-from-scratch and SNIP runs match.
         src = ck.path.parent / "summary.json"
         steps = read_json(src).get("steps") if src.is_file() else None
@@ -95,9 +96,9 @@ def _open_store(out: Path, cfg_hash: str, force: bool) -> Store:
     return store
 
 
-def run_study(data: str | None, out: str, config: str | None = None, preset: str | None = "quick", seeds: int = 1,
-              device: str = "cpu", force: bool = False, progress: bool = True, command: str | None = None,
-              executor: str = "local", options: ExecutorOptions | None = None) -> Path:
+def run_study(data: str | None, out: str, *, config: str | None = None, preset: str | None = "quick",
+              seeds: int = 1, device: str = "cpu", force: bool = False, progress: bool = True,
+              command: str | None = None, executor: str = "local", options: ExecutorOptions | None = None) -> Path:
     """Run (or resume) a whole study and write its report; its messages also go to ``study.log``.
     Returns the study directory.
 
@@ -105,24 +106,24 @@ def run_study(data: str | None, out: str, config: str | None = None, preset: str
     results come back here, and this process alone writes the store and the report. The study
     directory is locked for the whole study: a second driver on it is refused.
     """
-    cfg = load_config(config, None if config else preset)
+    cfg = load_config(path=config, preset=None if config else preset)
     if seeds < 1:
         raise NmtpruneError(f"--seeds must be >= 1, got {seeds}")
-    ex = make_executor(executor, options)              # a missing Ray is refused before any work
+    ex = make_executor(executor, options=options)      # a missing Ray is refused before any work
     if ex.remote and device.startswith("cuda") and not (options and options.run_gpus > 0):
         raise NmtpruneError(f"--device {device} with --executor {executor} needs --run-gpus > 0 "
                             "(Ray hides the GPUs from tasks that declare none)")
     # Absolute: tasks on other nodes (and other working directories) get these paths.
     out = ensure_writable_dir(out).resolve()
-    with study_lock(out, command), ex:
+    with study_lock(out, command=command), ex:
         ctx = context_hash(cfg)
         store = _open_store(out, ctx, force)
         with log_file(out / LOG_FILE):          # only once the store says this is a study directory
-            _run(cfg, store, ctx, data, out, seeds, device, progress, command, ex)
+            _run(cfg, store, ctx, data, out, seeds=seeds, device=device, progress=progress, command=command, ex=ex)
     return out
 
 
-def _run(cfg: dict, store: Store, ctx: str, data: str | None, out: Path, seeds: int, device: str,
+def _run(cfg: dict, store: Store, ctx: str, data: str | None, out: Path, *, seeds: int, device: str,
          progress: bool, command: str | None, ex) -> None:
     """The study in ``out``: data, baselines, the runs not done yet, their data for figures, the report."""
     store.set_meta("config", json.dumps(cfg))
@@ -145,8 +146,8 @@ def _run(cfg: dict, store: Store, ctx: str, data: str | None, out: Path, seeds: 
             # The baseline preset's own prepare settings (paper: word level, 50k), then the config's.
             preset = get_preset(cfg["baseline"].get("preset", "small")).prepare
             settings = {"src": cfg["src"], "tgt": cfg["tgt"], **preset, **cfg["prepare"]}
-            data = resolve_data(data, (cfg["src"], cfg["tgt"]), progress)   # a corpus name: fetched here
-            prepare(prep, from_dict(PrepareConfig, settings, "prepare settings"), data)
+            data = resolve_data(data, langs=(cfg["src"], cfg["tgt"]), progress=progress)   # a corpus name: fetched here
+            prepare(prep, from_dict(PrepareConfig, settings, "prepare settings"), data_dir=data)
         stages["prepare"] = stages.get("prepare", 0) + time.time() - t0
         t0 = time.time()
         # The baselines: the one dependency of every run (a remote executor trains them in parallel).
@@ -170,10 +171,10 @@ def _run(cfg: dict, store: Store, ctx: str, data: str | None, out: Path, seeds: 
     run = partial(_run_one, cfg, prep, baselines, out, device)
     for spec, result, seconds in ex.as_completed(run, todo, started):
         if isinstance(result, BaseException):
-            store.fail(spec["id"], _error_text(result), seconds)
+            store.fail(spec["id"], _error_text(result), seconds=seconds)
             logger.warning(f"run {spec['id']} failed: {type(result).__name__}: {result}")
         else:
-            store.finish(spec["id"], result, seconds)
+            store.finish(spec["id"], result, seconds=seconds)
         if ex.remote:
             bar.set_postfix_str(f"done: {_describe(spec)}")
         bar.update(1)
@@ -189,7 +190,7 @@ def _run(cfg: dict, store: Store, ctx: str, data: str | None, out: Path, seeds: 
 
 def _run_one(cfg: dict, prep: Path, baselines: list[Path], out: Path, device: str, spec: dict) -> dict:
     """One planned run, in its own directory under the study; wherever the executor runs it."""
-    return execute(spec, cfg, prep, baselines[spec["seed"]], out / "runs" / spec["id"], device, False)
+    return execute(spec, RunContext(cfg, prep, baselines[spec["seed"]], device), out / "runs" / spec["id"])
 
 
 def _describe(spec: dict) -> str:
@@ -211,7 +212,7 @@ def _stale(store: Store, run_id: str, ctx: str) -> bool:
 
 def _collect(cfg: dict, out: Path, store: Store) -> None:
     """Data the figures need from the trained models (e.g. attention), computed once the runs are done."""
-    runs = store.runs("done")
+    runs = store.runs(status="done")
     for name, settings in cfg["experiments"].items():
         collect = EXPERIMENTS[name].collect
         if collect is None:

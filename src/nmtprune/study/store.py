@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS runs (
 class Store:
     """Open (or create) ``path``; refuse files that are not an nmtprune study store."""
 
-    def __init__(self, path: str | Path, create: bool = True):
+    def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
         if not self.path.exists() and not create:
             raise NmtpruneError(f"{self.path}: no study database here")
@@ -62,6 +62,10 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
+    def meta(self) -> dict[str, str]:
+        """Every meta entry, ``{key: value}``."""
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
@@ -83,19 +87,19 @@ class Store:
              spec.get("sparsity"), int(bool(spec.get("retrained"))), spec.get("init"), spec.get("seed", 0),
              json.dumps(spec, sort_keys=True), config_hash, "running", time.time()))
 
-    def finish(self, run_id: str, metrics: dict, seconds: float | None = None) -> None:
+    def finish(self, run_id: str, metrics: dict, *, seconds: float | None = None) -> None:
         """Record a run as done. ``seconds``: its own running time, when it was measured where it
         ran (a run queued on a cluster started long after it was recorded as running)."""
         now = time.time()
         self.db.execute("UPDATE runs SET status='done', finished=?, seconds=COALESCE(?, ?-started), metrics=?, "
                         "error=NULL WHERE id=?", (now, seconds, now, json.dumps(metrics), run_id))
 
-    def fail(self, run_id: str, error: str, seconds: float | None = None) -> None:
+    def fail(self, run_id: str, error: str, *, seconds: float | None = None) -> None:
         now = time.time()
         self.db.execute("UPDATE runs SET status='failed', finished=?, seconds=COALESCE(?, ?-started), error=? "
                         "WHERE id=?", (now, seconds, now, error[:2000], run_id))
 
-    def runs(self, status: str | None = "done") -> list[dict]:
+    def runs(self, *, status: str | None = "done") -> list[dict]:
         q = "SELECT id, spec, status, seconds, metrics, error FROM runs"
         rows = self.db.execute(q + (" WHERE status=?" if status else ""), (status,) if status else ())
         out = []
@@ -103,6 +107,13 @@ class Store:
             out.append({"id": rid, **json.loads(spec), "status": st, "seconds": secs,
                         "metrics": json.loads(metrics) if metrics else {}, "error": err})
         return out
+
+    def run_records(self) -> list[dict]:
+        """Every run's row as stored, whatever its status: ``{column: value}`` (``spec`` and
+        ``metrics`` still JSON text, ``retrained`` 0/1), ordered by experiment, sparsity and id."""
+        cur = self.db.execute("SELECT * FROM runs ORDER BY experiment, sparsity, id")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import NmtpruneError, choose
+from ..prune.pruning import Pruning, check_sparsity
 
 PRECISIONS = ("fp32", "bf16")
 OPTIMIZERS = ("adam", "sgd")
@@ -45,12 +46,15 @@ class TrainConfig:
     # Gradual pruning (Zhu & Gupta 2017) while training: reach ``prune_to`` (0 = off) on a
     # cubic schedule from ``prune_start`` to ``prune_end`` (fractions of the run's steps),
     # masks recomputed among the kept weights every ``prune_every`` steps (0 = ~20 updates).
+    # The target's keys are what a config file says; the run uses them as one
+    # :class:`~nmtprune.prune.pruning.Pruning` (:attr:`pruning`).
     prune_to: float = 0.0
     prune_start: float = 0.0
     prune_end: float = 0.5
     prune_every: int = 0
     prune_criterion: str = "magnitude"
     prune_allocation: str = "class_blind"
+    prune_granularity: str = "weight"     # weight | unit (hidden units: prune_to is their share)
     # Word-level distillation (Kim & Rush 2016) when a teacher is given: loss =
     # (1 - distill_weight) * data loss + distill_weight * T^2 * KL(teacher_T || student_T).
     distill_weight: float = 0.5
@@ -65,11 +69,15 @@ class TrainConfig:
             raise NmtpruneError("train: lr, batch_tokens, batch_multiple must be positive and epochs >= 0")
         if not 0 <= self.label_smoothing < 1:
             raise NmtpruneError(f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if not 0 <= self.prune_to < 1:
-            raise NmtpruneError(f"--prune-to must be in (0, 1) (the fraction removed), got {self.prune_to}")
+        check_sparsity(self.prune_to, option="train.prune_to")           # 0 = no gradual pruning
+        _ = self.pruning                      # the target's criterion and allocation, checked now
         if not 0 <= self.prune_start <= self.prune_end <= 1:
             raise NmtpruneError("train.prune_start and prune_end must satisfy 0 <= start <= end <= 1, got "
                                 f"{self.prune_start}, {self.prune_end}")
+        if self.prune_to and self.prune_start == self.prune_end:
+            # A ramp of no length is no schedule: a pruned checkpoint would end at its old sparsity.
+            raise NmtpruneError(f"train.prune_start and prune_end are both {self.prune_start}: gradual pruning "
+                                "needs start < end (to cut once, use 'nmtprune prune' and retrain)")
         if not isinstance(self.lr_epochs, list) or any(
                 isinstance(x, bool) or not isinstance(x, (int, float)) or x <= 0 for x in self.lr_epochs):
             raise NmtpruneError(f"train.lr_epochs must be a list of positive numbers, got {self.lr_epochs!r}")
@@ -77,3 +85,11 @@ class TrainConfig:
             raise NmtpruneError("train.distill_weight must be in [0, 1] and distill_temperature > 0, got "
                                 f"{self.distill_weight}, {self.distill_temperature}")
         return self
+
+    @property
+    def pruning(self) -> Pruning | None:
+        """The gradual-pruning target as one value (None when ``prune_to`` is 0: no pruning)."""
+        if not self.prune_to:
+            return None
+        return Pruning(self.prune_to, criterion=self.prune_criterion, allocation=self.prune_allocation,
+                       granularity=self.prune_granularity)

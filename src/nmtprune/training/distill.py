@@ -3,8 +3,10 @@
 While a pruned student retrains, a dense teacher's next-word distributions
 are a richer target than the one-hot reference: they carry what the dense
 model knew about the words the pruned one has to relearn. The loss mixes
-the data loss with the KL divergence from the teacher at temperature T
-(scaled by T^2 so its gradient keeps its size as T changes).
+the data loss -- the run's own training loss, cross-entropy with its label
+smoothing (``train.label_smoothing``) -- with the KL divergence from the
+teacher at temperature T (scaled by T^2 so its gradient keeps its size as T
+changes).
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ class DistillLoss(nn.Module):
             teacher = self.teacher[0]
             teacher.eval()
             t_logits = target_logits(teacher, batch).float()
-        data, nll = softmax_xent(logits, target, label_smoothing)
+        data, nll = softmax_xent(logits, target, smoothing=label_smoothing)
         T = self.temperature
         log_p = F.log_softmax(logits.float() / T, dim=-1)
         q = F.softmax(t_logits / T, dim=-1)

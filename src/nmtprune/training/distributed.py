@@ -68,10 +68,10 @@ class LossModule(nn.Module):
         self.model = model
 
     def forward(self, batch, label_smoothing: float = 0.0):
-        return self.model.loss(batch, label_smoothing)
+        return self.model.loss(batch, label_smoothing=label_smoothing)
 
 
-def wrap(model: nn.Module, device: torch.device, loss_module: nn.Module | None = None) -> nn.Module:
+def wrap(model: nn.Module, device: torch.device, *, loss_module: nn.Module | None = None) -> nn.Module:
     """The object whose call computes the loss (``loss_module``, e.g. distillation, else the
     model's own loss): DDP-wrapped when distributed."""
     mod = loss_module if loss_module is not None else LossModule(model)

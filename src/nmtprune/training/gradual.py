@@ -20,6 +20,8 @@ from ..data.corpus import Corpus
 from ..errors import NmtpruneError
 from ..model.masks import Masks, apply_masks, sparsity_of
 from ..prune.compute import compute_masks
+from ..prune.pruning import Pruning
+from ..prune.units import current_sparsity
 from ..prune.saliency import ScoringData
 from .config import TrainConfig
 
@@ -29,13 +31,15 @@ logger = logging.getLogger(__name__)
 @dataclass
 class GradualSchedule:
     """When and how far to prune, in optimizer steps of the whole run."""
-    target: float              # s_f: final sparsity (fraction removed)
+    pruning: Pruning           # the target: s_f = pruning.sparsity, and how each cut is made
     initial: float             # s_i: sparsity at t0 (a pruned model's current one, else 0)
     start: int                 # t0
     end: int                   # t1 (>= t0): the step at which s_f is reached
     every: int                 # update the masks every this many steps
-    criterion: str = "magnitude"
-    allocation: str = "class_blind"
+
+    @property
+    def target(self) -> float:
+        return self.pruning.sparsity
 
     def sparsity_at(self, step: int) -> float:
         if step <= self.start:
@@ -55,25 +59,33 @@ class GradualSchedule:
         return step >= self.end
 
 
-def plan(target: float, initial: float, total_steps: int, start_frac: float, end_frac: float,
-         every: int, criterion: str, allocation: str) -> GradualSchedule:
+def plan(pruning: Pruning, *, initial: float, total_steps: int, start_frac: float, end_frac: float,
+         every: int) -> GradualSchedule:
     """A schedule over a run of ``total_steps``; ``every`` = 0 picks ~20 updates over the ramp."""
     t0 = int(round(start_frac * total_steps))
-    t1 = max(t0, min(total_steps, int(round(end_frac * total_steps))))
+    # At least one step of ramp when the run has one: rounding a short run's fractions to the same
+    # step would leave a schedule that never cuts (the run would end at its old sparsity).
+    t1 = max(min(t0 + 1, total_steps), min(total_steps, int(round(end_frac * total_steps))))
     if every <= 0:
         every = max(1, (t1 - t0) // 20)
-    return GradualSchedule(target, initial, t0, t1, every, criterion, allocation)
+    return GradualSchedule(pruning, initial, t0, t1, every)
 
 
-def prune_step(model: torch.nn.Module, masks: Masks | None, sparsity: float, criterion: str,
-               allocation: str, data: ScoringData | None = None) -> Masks:
-    """New masks at ``sparsity`` among the weights ``masks`` keeps; applied to ``model`` in place."""
+def prune_step(model: torch.nn.Module, masks: Masks | None, pruning: Pruning, *,
+               data: ScoringData | None = None) -> Masks:
+    """New masks at ``pruning.sparsity`` among the weights ``masks`` keeps; applied to ``model`` in place."""
     was_training = model.training
-    new = compute_masks(model, criterion, allocation, sparsity, data, start=masks)
+    new = compute_masks(model, pruning, data=data, start=masks)
     model.train(was_training)
     apply_masks(model, new)
     logger.debug("gradual pruning: sparsity %.4f", sparsity_of(new))
     return new
+
+
+def cut(model: torch.nn.Module, masks: Masks | None, gradual: GradualSchedule, step: int, train: Corpus,
+        device) -> Masks:
+    """The cut of the schedule at ``step`` (its target once the ramp is over)."""
+    return prune_step(model, masks, gradual.pruning.at(gradual.sparsity_at(step)), data=scoring(train, device))
 
 
 def scoring(train: Corpus, device) -> ScoringData:
@@ -81,23 +93,25 @@ def scoring(train: Corpus, device) -> ScoringData:
     return ScoringData(train, 1, 64, device=device)
 
 
-def schedule_for(cfg: TrainConfig, train: Corpus, masks: Masks | None) -> GradualSchedule | None:
+def schedule_for(cfg: TrainConfig, train: Corpus, masks: Masks | None, *,
+                 model: torch.nn.Module | None = None) -> GradualSchedule | None:
     """The gradual-pruning schedule of a run (None when ``cfg.prune_to`` is 0).
 
     The run's length in steps is its epochs times the batches of an epoch (or
     ``max_steps`` if smaller); a wall-clock bound cannot be known in advance, and
     a run it stops early is cut to the target in one last step (see the loop).
     """
-    if not cfg.prune_to:
+    pruning = cfg.pruning
+    if pruning is None:
         return None
-    initial = sparsity_of(masks) if masks else 0.0
-    if initial > cfg.prune_to + 1e-9:
-        raise NmtpruneError(f"--prune-to {cfg.prune_to} is below the model's sparsity {initial:.4f}: "
+    initial = current_sparsity(model, masks, pruning.granularity) if masks else 0.0
+    if initial > pruning.sparsity + 1e-9:
+        raise NmtpruneError(f"--prune-to {pruning.sparsity} is below the model's sparsity {initial:.4f}: "
                             "pruning only removes weights")
     per_epoch = len(make_batches(train, cfg.batch_tokens, shuffle=True, seed=cfg.seed + 1,
                                  multiple=cfg.batch_multiple))
     total = cfg.epochs * per_epoch
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
-    return plan(cfg.prune_to, initial, total, cfg.prune_start, cfg.prune_end, cfg.prune_every,
-                cfg.prune_criterion, cfg.prune_allocation)
+    return plan(pruning, initial=initial, total_steps=total, start_frac=cfg.prune_start, end_frac=cfg.prune_end,
+                every=cfg.prune_every)

@@ -18,6 +18,7 @@ from ..errors import NmtpruneError
 from ..fileio import ensure_writable_dir, log_file, read_json, write_json
 from ..model.masks import apply_masks
 from ..prune.checkpoints import prune
+from ..prune.pruning import Pruning
 from .curves import summary_writer
 from .run import check_prune_to, retrain
 
@@ -30,11 +31,11 @@ def round_sparsities(target: float, rounds: int) -> list[float]:
     return [1.0 - (1.0 - target) ** (r / rounds) for r in range(1, rounds + 1)]
 
 
-def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criterion: str = "magnitude",
-            allocation: str = "class_blind", rewind_to: str | None = None, train_overrides: dict | None = None,
-            device: str = "cpu", progress: bool = True, schedule: str = "restart",
-            tensorboard: bool = False) -> dict:
-    """Prune ``ckpt`` to ``prune_to`` in ``rounds`` rounds of prune + ``epochs`` epochs of retraining.
+def iterate(ckpt, out, pruning: Pruning, *, rounds: int = 3, epochs: int = 2, rewind_to: str | None = None,
+            train_overrides: dict | None = None, device: str = "cpu", progress: bool = True,
+            schedule: str = "restart", tensorboard: bool = False) -> dict:
+    """Prune ``ckpt`` to ``pruning.sparsity`` in ``rounds`` rounds of prune + ``epochs`` epochs of
+    retraining (each round ``pruning`` at that round's sparsity).
 
     Writes ``out/round{r}/pruned`` and ``out/round{r}/retrained`` (each with its log) and
     ``out/iterate.log``; the last retrained model is the result. Rerunning resumes after
@@ -42,7 +43,7 @@ def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criter
     retraining writes its curves (``round{r}/retrained/tensorboard``).
     Returns ``{"rounds": [...], "final": path}``.
     """
-    prune_to = check_prune_to(prune_to)
+    check_prune_to(pruning.sparsity)
     if tensorboard:                # each round's retraining writes curves: fail before the first cut
         summary_writer()
     if rounds < 1:
@@ -51,8 +52,8 @@ def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criter
     rewind = load_checkpoint(rewind_to) if rewind_to else None
     src, done = str(ckpt), []
     # iterate.log: the rounds, and every retraining's messages (each round's own logs have them too)
-    with log_file(out / LOG_FILE, __package__):
-        for r, s in enumerate(round_sparsities(prune_to, rounds), 1):
+    with log_file(out / LOG_FILE, logger=__package__):
+        for r, s in enumerate(round_sparsities(pruning.sparsity, rounds), 1):
             pruned, retrained = out / f"round{r}" / "pruned", out / f"round{r}" / "retrained"
             if (retrained / "summary.json").is_file():          # a rerun resumes after the finished rounds
                 done.append({"round": r, "sparsity": read_json(pruned / "prune.json")["stats"]["sparsity"],
@@ -61,19 +62,19 @@ def iterate(ckpt, out, prune_to: float, rounds: int = 3, epochs: int = 2, criter
                 continue
             if retrained.exists():                               # killed mid-round: redo the round
                 shutil.rmtree(out / f"round{r}")
-            stats = prune(src, criterion, allocation, s, pruned, device=device, progress=progress)
+            stats = prune(src, pruning.at(s), pruned, device=device, progress=progress)
             if rewind is not None:
                 ck = load_checkpoint(pruned)
                 ck.model.load_state_dict(rewind.model.state_dict())
                 apply_masks(ck.model, ck.masks)
                 save_checkpoint(pruned / MODEL_FILE, ck.model,
                                 {k: Path(v).name for k, v in ck.tokenizer_files.items()}, ck.prep,
-                                {**ck.info, "rewound_to": str(rewind.path)})
-            summary = retrain(pruned, retrained, {"epochs": epochs, **(train_overrides or {})},
+                                info={**ck.info, "rewound_to": str(rewind.path)})
+            summary = retrain(pruned, retrained, train_overrides={"epochs": epochs, **(train_overrides or {})},
                               device=device, progress=progress, schedule=schedule, tensorboard=tensorboard)
             logger.info(f"round {r}/{rounds}: sparsity {stats['sparsity']:.4f}, "
                         f"valid ppl {summary['best_valid_ppl']:.2f}")
-            done.append({"round": r, "sparsity": stats["sparsity"], "best_valid_ppl": summary["best_valid_ppl"]})
+            done.append({"round": r, "sparsity": stats.get("unit_sparsity", stats["sparsity"]), "best_valid_ppl": summary["best_valid_ppl"]})
             src = str(retrained)
     result = {"rounds": done, "final": src}
     write_json(out / "iterate.json", result)

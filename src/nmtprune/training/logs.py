@@ -22,7 +22,7 @@ _LOGGER = logging.getLogger(__package__)          # nmtprune.training: every tra
 
 
 @contextlib.contextmanager
-def run_log(rundir: Path, tensorboard: bool = False) -> Iterator[Curves | None]:
+def run_log(rundir: Path, *, tensorboard: bool = False) -> Iterator[Curves | None]:
     """Attach ``rundir/train.log`` to the training loggers for the duration of the run; with
     ``tensorboard``, yield the run's curves (closed at the end). Rank 0 only (others get None)."""
     if not is_main():
@@ -30,7 +30,7 @@ def run_log(rundir: Path, tensorboard: bool = False) -> Iterator[Curves | None]:
         return
     curves = Curves(rundir) if tensorboard else None
     try:
-        with log_file(rundir / LOG_FILE, _LOGGER.name):
+        with log_file(rundir / LOG_FILE, logger=_LOGGER.name):
             yield curves
     finally:
         if curves is not None:
@@ -38,7 +38,7 @@ def run_log(rundir: Path, tensorboard: bool = False) -> Iterator[Curves | None]:
 
 
 @contextlib.contextmanager
-def console_muted(names: tuple[str, ...] = (_LOGGER.name, "nmtprune.prune")) -> Iterator[None]:
+def console_muted(*, names: tuple[str, ...] = (_LOGGER.name, "nmtprune.prune")) -> Iterator[None]:
     """Keep the messages of training and pruning off every handler above their loggers (the
     console); a run's own ``train.log`` or ``prune.log`` still receives them. The study uses
     it for its many short runs."""

@@ -18,6 +18,7 @@ from ..fileio import write_json
 from ..model.masks import Masks, check_masks, load_masks
 from ..model.seq2seq import build_model
 from ..prune.compute import snip_masks
+from ..prune.pruning import check_sparsity
 from ..runtime import resolve_device
 from .distill import check_teacher
 from .distributed import barrier, init_from_env, is_main
@@ -26,23 +27,17 @@ from .logs import run_log
 from .loop import fit
 from .presets import configs, retrain_config
 from .rundir import prior_state, start_rundir
-from .schedules import SCHEDULES, dense_lrs, schedule_lrs
+from .schedules import SCHEDULES, dense_lrs, inherited_settings, schedule_lrs
 
 logger = logging.getLogger(__name__)
 
 
 def check_prune_to(prune_to) -> float:
-    """A gradual-pruning target: a fraction removed strictly between 0 and 1."""
-    try:
-        x = float(prune_to)
-    except (TypeError, ValueError):
-        raise NmtpruneError(f"--prune-to must be a number in (0, 1), got {prune_to!r}") from None
-    if not 0.0 < x < 1.0:
-        raise NmtpruneError(f"--prune-to must be in (0, 1) (the fraction removed), got {prune_to}")
-    return x
+    """A gradual-pruning target (``--prune-to``): the one sparsity rule, 0 excluded."""
+    return check_sparsity(prune_to, option="--prune-to", above_zero=True)
 
 
-def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = None,
+def train(prep_dir, out, *, preset: str = "small", model_overrides: dict | None = None,
           train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
           mask: str | None = None, init: str | None = None, snip: dict | None = None,
           progress: bool = True, prune_to: float | None = None, tensorboard: bool = False) -> dict:
@@ -83,18 +78,18 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
     masks: Masks | None = None
     if mask is not None:
         masks = load_masks(mask)
-        check_masks(model, masks, mask)
+        check_masks(model, masks, source=mask)
     train_c, valid_c = prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split)
     if snip is not None and state is None:
-        masks = snip_masks(model, train_c, snip, dev, progress and is_main())
+        masks = snip_masks(model, train_c, snip, dev, progress=progress and is_main())
     elif snip is not None:
         masks = load_masks(masks_path(rundir / MODEL_FILE))
     tok_files = {s: prep.path / prep.meta["tokenizers"][s] for s in ("src", "tgt")}
     tokenizers = start_rundir(rundir, run_cfg, tok_files)
     info = {"src_lang": prep.cfg.src, "tgt_lang": prep.cfg.tgt, "preset": preset}
-    with run_log(rundir, tensorboard) as curves:
-        summary = fit(model, train_c, valid_c, tcfg, rundir, tokenizers, str(prep.path.resolve()), masks,
-                      dev, state, info, progress, curves=curves)
+    with run_log(rundir, tensorboard=tensorboard) as curves:
+        summary = fit(model, train_c, valid_c, tcfg, rundir, tokenizers=tokenizers, prep=str(prep.path.resolve()),
+                      masks=masks, device=dev, resume=state, info=info, progress=progress, curves=curves)
     if is_main():
         write_json(rundir / "summary.json", summary)
     return summary
@@ -102,7 +97,7 @@ def train(prep_dir, out, preset: str = "small", model_overrides: dict | None = N
 
 def _teacher(spec: str, ck: Checkpoint) -> Checkpoint:
     """Load a distillation teacher; it must share the student's tokenizers (same files)."""
-    t = load_checkpoint(spec, "cpu")
+    t = load_checkpoint(spec, device="cpu")
     same = all(Path(t.tokenizer_files[s]).read_bytes() == Path(ck.tokenizer_files[s]).read_bytes()
                for s in ("src", "tgt"))
     check_teacher(ck.model, t.model, same, spec)
@@ -114,10 +109,14 @@ def _history(schedule: str, ck: Checkpoint) -> list[float]:
     return [] if schedule == "restart" else dense_lrs(ck.path, ck.info)
 
 
-def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
+def retrain(ckpt, out, *, train_overrides: dict | None = None, resume: bool = False, device: str = "cpu",
             data: str | None = None, progress: bool = True, prune_to: float | None = None,
             schedule: str = "restart", teacher: str | None = None, tensorboard: bool = False) -> dict:
     """Continue training a checkpoint with its mask fixed (pruned weights stay exactly 0).
+
+    The settings are the preset's retraining ones (:func:`.presets.retrain_config`) with the
+    dense run's own :data:`.schedules.INHERITED` settings (precision, label smoothing, ...),
+    then ``train_overrides``.
 
     Args:
         prune_to: prune gradually to this sparsity while retraining (Zhu & Gupta): a dense
@@ -135,17 +134,18 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     if prune_to is not None:
         prune_to = check_prune_to(prune_to)
     dev = init_from_env(resolve_device(device))
-    ck = load_checkpoint(ckpt, "cpu")
+    ck = load_checkpoint(ckpt, device="cpu")
     if ck.masks is None and prune_to is None:
         raise NmtpruneError(f"{ck.path} has no mask ({ck.path.name.replace('.safetensors', '')}"
                             ".masks.safetensors): it is dense; pass --prune-to S to prune it gradually while "
                             "retraining, or prune it first with 'nmtprune prune'")
     teacher_ck = _teacher(teacher, ck) if teacher else None
-    prep = Prepared(ck.prepared_dir(data, "--data"))
+    prep = Prepared(ck.prepared_dir(data=data, option="--data"))
     overrides = dict(train_overrides or {})
     if prune_to is not None:
         overrides["prune_to"] = prune_to
-    tcfg = retrain_config(ck.info.get("preset"), overrides)
+    inherited = inherited_settings(ck.path, ck.info)
+    tcfg = retrain_config(ck.info.get("preset"), {**inherited, **overrides})
     history = _history(schedule, ck)
     if schedule != "restart" and "lr_epochs" not in overrides:
         tcfg.lr_epochs = schedule_lrs(schedule, tcfg.epochs, history)
@@ -158,9 +158,10 @@ def retrain(ckpt, out, train_overrides: dict | None = None, resume: bool = False
     tokenizers = start_rundir(rundir, run_cfg, ck.tokenizer_files)
     info = {**ck.info, "retrained_from": str(ck.path)}
     info.pop("epoch", None)
-    with run_log(rundir, tensorboard) as curves:
+    with run_log(rundir, tensorboard=tensorboard) as curves:
         summary = fit(ck.model, prep.load(prep.cfg.train_split), prep.load(prep.cfg.valid_split), tcfg, rundir,
-                      tokenizers, str(prep.path.resolve()), ck.masks, dev, state, info, progress,
+                      tokenizers=tokenizers, prep=str(prep.path.resolve()), masks=ck.masks, device=dev,
+                      resume=state, info=info, progress=progress,
                       teacher=teacher_ck.model if teacher_ck else None, curves=curves)
     if is_main():
         write_json(rundir / "summary.json", summary)

@@ -16,7 +16,7 @@ from .distributed import is_main
 STATE_FILE = "state.pt"
 
 
-def save_state(rundir: Path, model, opt, progress: dict, masks: dict | None = None) -> None:
+def save_state(rundir: Path, model, opt, progress: dict, *, masks: dict | None = None) -> None:
     """Write ``rundir/state.pt`` (rank 0 only); ``masks`` when gradual pruning changes them."""
     if not is_main():
         return

@@ -22,8 +22,10 @@ LABELS = {("magnitude", "class_blind"): "class-blind", ("magnitude", "class_unif
 
 
 def select(runs, **kw) -> list[dict]:
-    """Runs whose spec matches every keyword (``only_classes=None`` means whole-model runs)."""
+    """Runs whose spec matches every keyword (``only_classes=None`` means whole-model runs;
+    ``granularity=None``, weight pruning: unit runs are drawn only where asked for)."""
     kw.setdefault("only_classes", None)
+    kw.setdefault("granularity", None)
     return [r for r in runs if all(r.get(k) == v for k, v in kw.items())]
 
 

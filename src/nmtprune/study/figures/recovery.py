@@ -1,7 +1,7 @@
 """Recovery recipes: quality against sparsity for each way of reaching it."""
 from __future__ import annotations
 
-from ...training.recipes import DESCRIPTIONS
+from ...training.recipes import RECIPES
 from .common import curve, line, plt, save, sparsity_panels
 
 
@@ -16,7 +16,7 @@ def fig_recipes(runs, out, s):
         line(b, *curve(runs, "ppl", kind="recipe", recipe=name), name)
     sparsity_panels(runs, ((a, "bleu", "BLEU"), (b, "ppl", "perplexity (per subword piece)")))
     budget = done[0]["metrics"].get("budget", "the study's retraining budget")
-    what = "; ".join(f"{n}: {DESCRIPTIONS.get(n, n)}" for n in s["recipes"])
+    what = "; ".join(f"{n}: {RECIPES[n].description if n in RECIPES else n}" for n in s["recipes"])
     split = (" iterative splits it evenly over its rounds, rounded down to whole epochs (so it may train "
              "slightly fewer steps)." if "iterative" in s["recipes"] else "")
     return save(fig, out, "fig12_recipes.png"), (
