@@ -112,3 +112,22 @@ def test_small_root_and_stage_subpackages():
 def test_no_file_over_the_line_limit(path):
     n = len(path.read_text(encoding="utf-8").splitlines())
     assert n <= MAX_LINES, f"{path.relative_to(ROOT)}: {n} lines (at most {MAX_LINES})"
+
+
+MAX_FUNCTION_LINES = 80
+MAX_POSITIONAL = 6
+
+
+def test_functions_are_short_and_take_few_positional_parameters():
+    """A function a reader holds at once: at most 80 lines and 6 positional parameters (self and
+    cls excluded); optional settings go keyword-only."""
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                pos = [a.arg for a in node.args.posonlyargs + node.args.args if a.arg not in ("self", "cls")]
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES or len(pos) > MAX_POSITIONAL:
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {lines} lines, "
+                               f"{len(pos)} positional")
+    assert not bad, bad
