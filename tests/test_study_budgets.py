@@ -82,6 +82,6 @@ def test_a_given_checkpoints_own_run_sets_the_sparse_arms_precision_seed_and_mod
     preset, model, train = _train_settings(cfg, 5, base)
     assert (preset, model) == ("tiny", {"attention": "dot", "init": "xavier"})
     assert (train["precision"], train["lr"], train["seed"], train["max_steps"]) == ("bf16", 0.01, 5, 40)
-    assert baseline_seed(cfg, base) == 77
+    assert baseline_seed(base) == 77
     (base / "summary.json").write_text(json.dumps({"steps": 40}))         # a baseline the study trained itself
-    assert baseline_seed(cfg, base) == BASELINE_SEED and _train_settings(cfg, 5, base)[0] == "small"
+    assert baseline_seed(base) == BASELINE_SEED and _train_settings(cfg, 5, base)[0] == "small"

@@ -15,7 +15,7 @@ from ..errors import choose
 from ..model.classes import weight_class
 from ..model.masks import Masks
 from ..model.seq2seq import Seq2Seq
-from ..model.units import kept_units, shrink
+from ..model.units import removed_unit_keep, shrink
 from .load import load_checkpoint
 from .model_file import prep_fields
 from .nmtz import VALUES, VERSION, encode_tensor, write_nmtz
@@ -40,12 +40,8 @@ def export_sizes(model: Seq2Seq, masks: Masks | None, *, values: str = "fp32") -
 def without_removed_units(model: Seq2Seq, masks: Masks | None) -> tuple[Seq2Seq, Masks | None]:
     """The smaller dense model when ``masks`` remove whole hidden units (``--granularity unit``),
     with the masks left inside the kept units; else ``model`` and ``masks`` as they are."""
-    if not masks or model.cfg.attention != "general":
-        return model, masks
-    keep = kept_units(model, masks)
-    if all(bool(k.all()) for k in keep.values()):
-        return model, masks
-    return shrink(model, keep, masks=masks)
+    keep = removed_unit_keep(model, masks)
+    return (model, masks) if keep is None else shrink(model, keep, masks=masks)
 
 
 def export(ckpt, out, *, values: str = "fp32") -> dict:

@@ -50,10 +50,10 @@ class Family:
     parts: int = 1
 
 
-def _gates(h: int, offset: int = 0) -> torch.Tensor:
+def _gates(h: int) -> torch.Tensor:
     """Gate rows of units 0..h-1 of a (4h, .) LSTM matrix: (h, 4)."""
     u = torch.arange(h)
-    return torch.stack([u + g * h for g in range(4)], 1) + offset
+    return torch.stack([u + g * h for g in range(4)], 1)
 
 
 def _cols(idx: torch.Tensor) -> torch.Tensor:
@@ -143,12 +143,20 @@ def kept_units(model: Seq2Seq, masks: dict[str, torch.Tensor]) -> dict[str, torc
     return out
 
 
+def removed_unit_keep(model: Seq2Seq, masks: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
+    """:func:`kept_units` when ``masks`` remove at least one whole unit (unit pruning, also under a
+    weight pruning on top); None otherwise, or for a model without unit families (dot/concat)."""
+    if not masks or model.cfg.attention != "general":
+        return None
+    keep = kept_units(model, masks)
+    return None if all(bool(k.all()) for k in keep.values()) else keep
+
+
 def unit_masks(model: Seq2Seq, removed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Keep-masks of every parameter a unit owns, with ``removed[family]`` (bool (n,)) masked out."""
-    params = dict(model.named_parameters())
-    masks = {n: torch.ones_like(p, dtype=torch.bool) for fam in families(model) for n, _, _ in fam.slices
-             for p in [params[n]]}
-    for fam in families(model):
+    params, fams = dict(model.named_parameters()), families(model)
+    masks = {n: torch.ones_like(params[n], dtype=torch.bool) for fam in fams for n, _, _ in fam.slices}
+    for fam in fams:
         gone = removed[fam.name].nonzero().flatten()
         for name, dim, index in fam.slices:
             idx = index[gone].reshape(-1)
@@ -157,17 +165,19 @@ def unit_masks(model: Seq2Seq, removed: dict[str, torch.Tensor]) -> dict[str, to
     return masks
 
 
-def _width_indices(fam: Family, keep: torch.Tensor, width: int, dirs: int) -> torch.Tensor:
-    """The old units the smaller model keeps for ``fam``, ``width`` of them (per direction for the
-    encoder): the kept ones, padded with removed (all-zero) ones to the shared width, in order."""
-    parts = []
-    per = fam.size // dirs if fam.name.startswith("enc_layer") else fam.size
-    groups = dirs if fam.name.startswith("enc_layer") else 1
-    for d in range(groups):
-        k = keep[d * per:(d + 1) * per]
+def _kept_per_part(fam: Family, keep: torch.Tensor) -> int:
+    """The most units kept in any one part of ``fam`` (a direction of an encoder layer)."""
+    return max(int(k.sum()) for k in keep.chunk(fam.parts))
+
+
+def _width_indices(fam: Family, keep: torch.Tensor, width: int) -> torch.Tensor:
+    """The old units the smaller model keeps for ``fam``, ``width`` of them per part: the kept
+    ones, padded with removed (all-zero) ones to the shared width, in order."""
+    per, out = fam.size // fam.parts, []
+    for d, k in enumerate(keep.chunk(fam.parts)):
         order = torch.cat([k.nonzero().flatten(), (~k).nonzero().flatten()])[:width]
-        parts.append(order.sort().values + d * per)
-    return torch.cat(parts)
+        out.append(order.sort().values + d * per)
+    return torch.cat(out)
 
 
 def shrink(model: Seq2Seq, keep: dict[str, torch.Tensor], *,
@@ -187,27 +197,25 @@ def shrink(model: Seq2Seq, keep: dict[str, torch.Tensor], *,
     """
     cfg, fams = model.cfg, families(model)
     dirs = 2 if cfg.bidirectional else 1
-    count = {f.name: keep[f.name] for f in fams}
-
-    def per_dir(name):
-        k = count[name]
-        return max(int(k[d * (k.numel() // dirs):(d + 1) * (k.numel() // dirs)].sum()) for d in range(dirs))
-    E = max(int(count["src_embed"].sum()), int(count["tgt_embed"].sum()), 1)
-    h = max(max(per_dir(f"enc_layer{k}") for k in range(cfg.enc_layers)), 1)
-    Hd = max(max(int(count[f"dec_layer{k}"].sum()) for k in range(cfg.dec_layers)), int(count["attn_state"].sum()), 1)
-    width = {f.name: E if f.name.endswith("embed") else h if f.name.startswith("enc_") else Hd for f in fams}
-    chosen = {f.name: _width_indices(f, count[f.name], width[f.name], dirs) for f in fams}
-    new_cfg = dataclasses.replace(cfg, emb_dim=E, enc_hidden=h * dirs, dec_hidden=Hd,
-                                  bridge_units=_bridge(model, chosen))
+    # The config value each family's width sets: families of one config value share a width.
+    shared = {f.name: "emb" if f.name.endswith("embed") else "enc" if f.name.startswith("enc_") else "dec"
+              for f in fams}
+    widths: dict[str, int] = {}
+    for f in fams:
+        widths[shared[f.name]] = max(widths.get(shared[f.name], 1), _kept_per_part(f, keep[f.name]))
+    chosen = {f.name: _width_indices(f, keep[f.name], widths[shared[f.name]]) for f in fams}
+    new_cfg = dataclasses.replace(cfg, emb_dim=widths["emb"], enc_hidden=widths["enc"] * dirs,
+                                  dec_hidden=widths["dec"], bridge_units=_bridge(model, chosen))
     small = Seq2Seq(new_cfg)
     small.load_state_dict(_sliced(model.state_dict(), fams, chosen))
     rest = {n: m for n, m in _sliced(masks or {}, fams, chosen).items() if not bool(m.all())}
     return small.eval(), rest or None
 
 
-def _bridge(model: Seq2Seq, chosen: dict[str, torch.Tensor]) -> list | None:
+def _bridge(model: Seq2Seq, chosen: dict[str, torch.Tensor]) -> list:
     """For each decoder layer, each kept unit's position among the kept encoder outputs of the
-    same layer (-1: that encoder unit is gone, so the unit starts from 0). None: no bridge."""
+    same layer (-1: that encoder unit is gone, so the unit starts from 0); [] when the model has
+    no bridge (so the smaller model, whose widths may now match, gets none either)."""
     if not model.bridge:
         return []
     out = []

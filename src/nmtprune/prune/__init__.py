@@ -1,10 +1,11 @@
 """Prune: saliency scores, allocation across weight classes, exact selection, masks.
 
-``pruning`` (the :class:`Pruning` value: what one pruning is, validated once), ``saliency`` (criteria: magnitude, random, OBD, SNIP), ``allocation``
+``pruning`` (the :class:`Pruning` value: what one pruning is, validated once),
+``saliency`` (criteria: magnitude, random, OBD, SNIP), ``allocation``
 (class-blind, class-uniform, class-distribution), ``selection`` (exact k-th
 smallest score without concatenation), ``compute`` (criterion x allocation ->
-masks), ``stats`` (what a mask removes), ``checkpoints`` (prune and inspect
-checkpoint files).
+masks), ``units`` (hidden units: their scores and which go), ``stats`` (what a
+mask removes), ``checkpoints`` (prune and inspect checkpoint files).
 
 The documented API: ``from nmtprune.prune import Pruning, prune, inspect, compute_masks``.
 """

@@ -18,7 +18,7 @@ from ..data.prepared import Prepared
 from ..errors import NmtpruneError
 from ..fileio import ensure_writable_dir, log_file, write_json
 from ..model.masks import apply_masks, save_masks
-from ..model.units import kept_units
+from ..model.units import removed_unit_keep
 from ..runtime import resolve_device
 from .compute import compute_masks
 from .pruning import Pruning
@@ -93,12 +93,8 @@ def prune(ckpt, pruning: Pruning, out, *, data: str | None = None, device: str =
 def removed_units(model, masks) -> dict:
     """``{"units": per family {units, kept}, "unit_sparsity"}`` when ``masks`` remove whole hidden
     units (unit pruning, also under a weight pruning on top); else empty."""
-    if masks is None or model.cfg.attention != "general":
-        return {}
-    kept = kept_units(model, masks)
-    if all(bool(k.all()) for k in kept.values()):
-        return {}
-    return {"units": unit_counts(kept), "unit_sparsity": unit_sparsity(kept)}
+    kept = removed_unit_keep(model, masks)
+    return {} if kept is None else {"units": unit_counts(kept), "unit_sparsity": unit_sparsity(kept)}
 
 
 def inspect(ckpt, *, device: str = "cpu", sizes: bool = True) -> dict:

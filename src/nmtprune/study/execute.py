@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..checkpoint.load import load_checkpoint
+from ..checkpoint.model_file import MODEL_FILE
 from ..data.prepared import Prepared
 from ..decode.evaluate import evaluate_checkpoint
 from ..decode.metrics import perplexity, sentence_bleu
@@ -31,6 +32,7 @@ from ..runtime import resolve_device
 from ..training.logs import console_muted
 from ..training.recipes import RECIPES, split_settings
 from ..training.run import retrain, train
+from ..training.schedules import dense_run
 
 
 def evaluate_run(ckpt_dir: Path, cfg: dict, spec: dict, device: str) -> dict:
@@ -80,12 +82,11 @@ def given_run(baseline: Path) -> dict:
     src = read_json(baseline / "summary.json").get("from_checkpoint")
     if not src:
         return {}
-    d = Path(src) if Path(src).is_dir() else Path(src).parent
-    run = read_json(d / "config.json") if (d / "config.json").is_file() else {}
-    return run if run.get("kind") == "train" else {}
+    d = dense_run(Path(src) / MODEL_FILE if Path(src).is_dir() else Path(src), {})
+    return read_json(d / "config.json") if d is not None else {}
 
 
-def baseline_seed(cfg: dict, baseline: Path) -> int:
+def baseline_seed(baseline: Path) -> int:
     """The seed the dense baseline was trained with (its initial weights: the rewind arm's start)."""
     return int(given_run(baseline).get("train", {}).get("seed", BASELINE_SEED))
 
@@ -215,7 +216,7 @@ def run_scratch(spec: dict, ctx: RunContext, rundir: Path) -> dict:
 def run_rewind(spec: dict, ctx: RunContext, rundir: Path) -> dict:
     """Rewind to the original init (Frankle & Carbin): the baseline's seed and init scheme, so the
     kept weights start exactly where the dense baseline's started."""
-    return _train_masked(spec, ctx, rundir, seed=baseline_seed(ctx.cfg, ctx.baseline) + spec["seed"], init=None)
+    return _train_masked(spec, ctx, rundir, seed=baseline_seed(ctx.baseline) + spec["seed"], init=None)
 
 
 def run_snip_train(spec: dict, ctx: RunContext, rundir: Path) -> dict:

@@ -74,7 +74,8 @@ def iterate(ckpt, out, pruning: Pruning, *, rounds: int = 3, epochs: int = 2, re
                               device=device, progress=progress, schedule=schedule, tensorboard=tensorboard)
             logger.info(f"round {r}/{rounds}: sparsity {stats['sparsity']:.4f}, "
                         f"valid ppl {summary['best_valid_ppl']:.2f}")
-            done.append({"round": r, "sparsity": stats.get("unit_sparsity", stats["sparsity"]), "best_valid_ppl": summary["best_valid_ppl"]})
+            done.append({"round": r, "sparsity": stats.get("unit_sparsity", stats["sparsity"]),
+                         "best_valid_ppl": summary["best_valid_ppl"]})
             src = str(retrained)
     result = {"rounds": done, "final": src}
     write_json(out / "iterate.json", result)

@@ -261,7 +261,8 @@ class Trainer:
             self.checkpoint_state()
         barrier()
         if is_main() and not (self.rundir / MODEL_FILE).is_file():  # zero epochs: still leave a usable checkpoint
-            save_checkpoint(self.rundir / MODEL_FILE, self.model, self.tokenizers, self.prep, info={**self.info, "epoch": 0})
+            save_checkpoint(self.rundir / MODEL_FILE, self.model, self.tokenizers, self.prep,
+                            info={**self.info, "epoch": 0})
         sparse = {"sparsity": round(sparsity_of(self.masks), 6)} if gradual is not None else {}
         if gradual is not None and gradual.pruning.granularity == "unit":
             sparse["unit_sparsity"] = round(current_sparsity(self.model, self.masks, "unit"), 6)
