@@ -70,8 +70,10 @@ def relative(obj):
         return [relative(v) for v in obj]
     if isinstance(obj, str) and obj.startswith("/") and obj.startswith(str(ROOT.parent) + "/"):
         return os.path.relpath(obj, ROOT)
-    if isinstance(obj, str) and str(ROOT.parent) + "/" in obj:        # a command line with paths in it
-        return " ".join(relative(w) for w in obj.split(" "))
+    if isinstance(obj, str) and str(ROOT.parent) + "/" in obj:        # a command line, NAME=PATH, ...
+        if " " in obj:
+            return " ".join(relative(w) for w in obj.split(" "))
+        return obj.replace(str(ROOT) + "/", "").replace(str(ROOT.parent) + "/", "../")
     return obj
 
 

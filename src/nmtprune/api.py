@@ -30,22 +30,25 @@ def prepare(out, *, data=None, src="de", tgt="en", files=None, progress: bool = 
 
 
 def translate(ckpt: str | Checkpoint, lines: list[str], *, beam: int = 5, batch_size: int = 64,
-              device: str = "cpu", workers: int = 0, progress: bool = False, **kw) -> list[str]:
+              device: str = "cpu", workers: int = 0, progress: bool = False, shortlist: bool = False,
+              **kw) -> list[str]:
     """Translate raw sentences with a checkpoint (path or loaded).
 
     ``workers``: decoding processes on CPU (0 = one per core; see :mod:`nmtprune.decode.workers`).
+    ``shortlist``: score only each batch's shortlisted target words (:mod:`nmtprune.decode.shortlist`).
     ``progress``: a bar (on stderr) over the sentences decoded.
     """
     check_decoding(beam, workers)
     dev = resolve_device(device)
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, device=dev)
     return translate_lines(ck.model, ck.src_tok, ck.tgt_tok, lines, beam=beam, batch_size=batch_size, device=dev,
-                           workers=workers, progress=progress, **kw)
+                           workers=workers, progress=progress, shortlist=_shortlist(ck, shortlist), **kw)
 
 
 def evaluate(ckpt: str | Checkpoint, *, split: str = "test_2016_flickr", data: str | None = None,
              beam: int = 5, batch_size: int = 64, device: str = "cpu", out_dir: str | None = None,
-             progress: bool = False, alpha: float = 1.0, kernels: str = "dense", workers: int = 0) -> dict:
+             progress: bool = False, alpha: float = 1.0, kernels: str = "dense", workers: int = 0,
+             shortlist: bool = False) -> dict:
     """Perplexity, BLEU and chrF of a checkpoint on a split; writes the hypotheses.
 
     Returns:
@@ -55,4 +58,10 @@ def evaluate(ckpt: str | Checkpoint, *, split: str = "test_2016_flickr", data: s
     dev = resolve_device(device)
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt, device=dev)
     return evaluate_checkpoint(ck, split, data, beam, batch_size, dev, out_dir=out_dir, progress=progress,
-                               alpha=alpha, kernels=kernels, workers=workers)
+                               alpha=alpha, kernels=kernels, workers=workers, shortlist=_shortlist(ck, shortlist))
+
+
+def _shortlist(ck: Checkpoint, wanted: bool):
+    """The model's shortlist (from its prepared training data) where ``wanted``, else None."""
+    from .decode.shortlist import checkpoint_shortlist
+    return checkpoint_shortlist(ck) if wanted else None

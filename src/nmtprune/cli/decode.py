@@ -19,7 +19,7 @@ def _translate(sub):
         from ..fileio import atomic_write, read_lines
         lines = read_lines(a.input) if a.input else sys.stdin.read().splitlines()
         hyps = translate(a.checkpoint, lines, beam=a.beam, batch_size=a.batch_size, device=a.device, alpha=a.alpha,
-                         kernels=a.kernels, workers=a.workers, progress=show_progress(a))
+                         kernels=a.kernels, workers=a.workers, shortlist=a.shortlist, progress=show_progress(a))
         text = "".join(h + "\n" for h in hyps)
         if a.output:
             atomic_write(a.output, text)
@@ -41,7 +41,8 @@ def _evaluate(sub):
     def run(a):
         from ..api import evaluate
         r = evaluate(a.checkpoint, split=a.split, data=a.data, beam=a.beam, batch_size=a.batch_size, device=a.device,
-                     out_dir=a.out, progress=show_progress(a), alpha=a.alpha, kernels=a.kernels, workers=a.workers)
+                     out_dir=a.out, progress=show_progress(a), alpha=a.alpha, kernels=a.kernels, workers=a.workers,
+                     shortlist=a.shortlist)
         if a.json:
             print(json.dumps(r))
         else:

@@ -136,7 +136,11 @@ def decoding_options(sub) -> None:
     sub.add_argument("--batch-size", type=number(int), default=64, help="sentences per decoding batch")
     sub.add_argument("--alpha", type=number(float), default=1.0, help="length normalisation exponent")
     sub.add_argument("--kernels", default="dense", choices=Names("kernels", KERNELS),
-                     help="dense, sparse (CSR), auto (per matrix, measured) or bf16 (bfloat16 products)")
+                     help="dense (fp32, as trained), auto (the fastest of dense, sparse CSR and bf16 per "
+                     "matrix, measured at load), or that kernel for every matrix: sparse, bf16, int8")
+    sub.add_argument("--shortlist", action="store_true",
+                     help="score only each batch's likely target words (learnt from the model's "
+                     "prepared training data): faster, can change translations")
     sub.add_argument("--workers", type=number(int), default=0,
                      help="decoding processes on CPU, each taking whole batches (0: one per core)")
     sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")

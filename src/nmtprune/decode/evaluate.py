@@ -15,6 +15,7 @@ from ..data.resolve import resolve_data
 from ..errors import NmtpruneError
 from ..fileio import atomic_write, ensure_writable_dir
 from .metrics import bleu_chrf, perplexity
+from .shortlist import Shortlist
 from .translation import translate_lines
 
 
@@ -39,7 +40,7 @@ def eval_corpus(ck: Checkpoint, split: str, data: str | None) -> Corpus:
 def evaluate_checkpoint(ck: Checkpoint, split: str, data: str | None, beam: int, batch_size: int,
                         device: torch.device, *, out_dir: str | None = None, progress: bool = False,
                         alpha: float = 1.0, kernels: str = "dense", workers: int = 0,
-                        return_hyps: bool = False) -> dict:
+                        return_hyps: bool = False, shortlist: Shortlist | None = None) -> dict:
     """Perplexity, BLEU and chrF of ``ck`` on ``split``; writes the hypotheses and the JSON.
 
     Perplexity is per target subword piece (EOS included) and always computed in fp32
@@ -56,10 +57,11 @@ def evaluate_checkpoint(ck: Checkpoint, split: str, data: str | None, beam: int,
     t0 = time.time()
     ppl = perplexity(ck.model, corpus, device=device)
     hyps = translate_lines(ck.model, ck.src_tok, ck.tgt_tok, corpus.raw_src, beam=beam, batch_size=batch_size,
-                           device=device, progress=progress, alpha=alpha, kernels=kernels, workers=workers)
+                           device=device, progress=progress, alpha=alpha, kernels=kernels, workers=workers,
+                           shortlist=shortlist)
     result = {"ppl": round(ppl, 4),
               # Perplexity is always the fp32 teacher-forced one, whatever kernels decode.
-              "ppl_precision": "fp32", "kernels": kernels,
+              "ppl_precision": "fp32", "kernels": kernels, "shortlist": shortlist is not None,
               **bleu_chrf(hyps, corpus.raw_tgt), "sentences": len(hyps),
               "split": split, "beam": beam, "checkpoint": str(ck.path), "seconds": round(time.time() - t0, 2)}
     target_dir = Path(out_dir) if out_dir else ck.path.parent

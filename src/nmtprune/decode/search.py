@@ -15,6 +15,18 @@ from ..model.seq2seq import Seq2Seq
 from .kernels import Stepper
 
 
+def _words(step, columns: torch.Tensor) -> torch.Tensor:
+    """Target ids of logit columns: the step's shortlist ids where it scores one (``vocab``)."""
+    vocab = getattr(step, "vocab", None)
+    return columns if vocab is None else vocab[columns]
+
+
+def _column(step, word: int) -> int:
+    """The logit column of target id ``word`` (a shortlist always holds EOS)."""
+    vocab = getattr(step, "vocab", None)
+    return word if vocab is None else int(torch.searchsorted(vocab, word))
+
+
 def _max_steps(src_len: torch.Tensor, a: float, b: int) -> torch.Tensor:
     return (src_len.float() * a + b).long().clamp(min=1)
 
@@ -36,7 +48,7 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, *,
     done = torch.zeros(B, dtype=torch.bool, device=src.device)
     for t in range(int(limit.max())):
         logits, state = step(tokens, state, memory)
-        tokens = logits.argmax(-1)
+        tokens = _words(step, logits.argmax(-1))
         tokens = torch.where(done, torch.full_like(tokens, EOS), tokens)
         out[:, t] = tokens
         done |= (tokens == EOS) | (t + 1 >= limit)
@@ -145,7 +157,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, *, bea
         logits, state = step(tokens, state, memory)                        # (n*K, V)
         V = logits.size(1)
         top_s, top_i = top_candidates(logits, scores, 2 * K)               # (n, 2K)
-        top_tok = top_i % V
+        top_tok = _words(step, top_i % V)                                   # word ids (shortlist: mapped)
         is_eos = top_tok == EOS
         # Completed hypotheses: EOS within the top K candidates.
         eos_rank = is_eos & first_k
@@ -166,7 +178,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, *, bea
         if capped:                           # length cap: complete the live beams with EOS
             rows = (torch.tensor(capped, device=dev).unsqueeze(1) * K + torch.arange(K, device=dev)).view(-1)
             last, _ = step(tokens[rows], state.index_select(rows), memory.index_select(rows))
-            eos_lp = last.float().log_softmax(-1)[:, EOS].view(len(capped), K)
+            eos_lp = last.float().log_softmax(-1)[:, _column(step, EOS)].view(len(capped), K)
             final = (keep_s.index_select(0, rows[::K] // K) + eos_lp).tolist()
             for i, r in enumerate(capped):
                 for k in range(K):

@@ -12,6 +12,7 @@ from ..errors import NmtpruneError
 from ..model.seq2seq import Seq2Seq
 from .kernels import Stepper
 from .search import beam_search, greedy_search
+from .shortlist import Shortlist
 from .workers import check_workers, resolve_workers, run_forked
 
 ENCODE_BATCHES = 8          # decoding batches encoded per encoder call
@@ -27,25 +28,31 @@ def check_decoding(beam: int, workers: int) -> None:
 def translate_ids(model: Seq2Seq, sources: list[list[int]], *, beam: int = 5, batch_size: int = 64,
                   alpha: float = 1.0, max_len_a: float = 2.0, max_len_b: int = 10,
                   device: str | torch.device = "cpu", progress: bool = False,
-                  kernels: str = "dense", workers: int = 0) -> list[list[int]]:
+                  kernels: str = "dense", workers: int = 0,
+                  shortlist: Shortlist | None = None, stepper: Stepper | None = None) -> list[list[int]]:
     """Decode token-id sources (order preserved). ``beam`` 1 is greedy search.
 
     Sources are sorted by length and cut into batches of ``batch_size``.
     ``kernels``: ``dense``, ``sparse`` (CSR products), ``auto`` (measured per matrix)
     or ``bf16``. ``workers``: processes decoding every W-th batch (0 = one per CPU
     thread; see :mod:`nmtprune.decode.workers`); each batch decodes the same in any worker.
+    ``shortlist``: score only each batch's shortlisted target words (see :mod:`.shortlist`).
+    ``stepper``: a :class:`Stepper` of ``model`` built earlier (e.g. by a server decoding one
+    request at a time), so its weights are not converted and its kernels not measured again;
+    ``kernels`` is then ignored.
     """
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}")
     model.eval()
-    stepper = Stepper(model, kernels, rows=batch_size * beam)
+    stepper = stepper or Stepper(model, kernels, rows=batch_size * beam)
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     n_workers = resolve_workers(workers, device, len(batches))
 
     def decode(idx: list[int], report) -> list[list[int]]:
         return _decode_sorted(model, stepper, [sources[i] for i in idx], beam=beam, batch_size=batch_size,
-                              alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b, device=device, report=report)
+                              alpha=alpha, max_len_a=max_len_a, max_len_b=max_len_b, device=device, report=report,
+                              shortlist=shortlist)
 
     out: list[list[int]] = [[] for _ in sources]
     bar = tqdm(total=len(order), desc="translate", unit="sent", disable=not progress, leave=False)
@@ -64,7 +71,7 @@ def translate_ids(model: Seq2Seq, sources: list[list[int]], *, beam: int = 5, ba
 
 def _decode_sorted(model: Seq2Seq, stepper: Stepper, sources: list[list[int]], *, beam: int, batch_size: int,
                    alpha: float, max_len_a: float, max_len_b: int, device: str | torch.device,
-                   report: Callable[[int], object]) -> list[list[int]]:
+                   report: Callable[[int], object], shortlist: Shortlist | None = None) -> list[list[int]]:
     """Decode sources already sorted by length, in consecutive batches of ``batch_size``."""
     out: list[list[int]] = []
     # The encoder runs over several decoding batches at once: a packed LSTM pays a fixed
@@ -81,6 +88,8 @@ def _decode_sorted(model: Seq2Seq, stepper: Stepper, sources: list[list[int]], *
             src, src_len = csrc[rows, :S].to(device), src_len.to(device)
             rows = rows.to(device)
             enc = (memory.index_select(rows, length=S), state.index_select(rows))
+            if shortlist is not None:
+                stepper.narrow(shortlist.ids_for(src))
             if beam == 1:
                 hyps = greedy_search(model, src, src_len, max_len_a=max_len_a, max_len_b=max_len_b,
                                      stepper=stepper, encoded=enc)

@@ -1,0 +1,237 @@
+"""Beam-5 decoding speed of pruned models against the dense one at its fastest settings.
+
+Every row is one model decoded one way, each timed in a fresh process, all in
+this one run beside the dense model:
+
+- ``sent_per_s``: test-set sentences per second at the default batch (64) and
+  workers (one per core), median of --repeat passes, model already loaded;
+- ``ms_per_sentence``: one sentence at a time (batch 1, one process), the
+  median over --latency-sentences test sentences spread over the set;
+- ``wall_s``: the whole ``nmtprune translate`` process on the test set, as a
+  user runs it (start-up, loading and any kernel measurement included),
+  median of --repeat runs; ``command`` is that command line.
+
+``speedup``/``latency_speedup``/``wall_speedup`` divide by the dense model at
+its fastest exact settings (``--kernels bf16``, workers, every target word);
+``speedup_fp32`` by the dense model in fp32 (``--kernels dense``), and
+``speedup_same_decoding`` by the dense model decoded with the row's own
+decoding options (kernels auto, shortlist or not), i.e. what pruning alone buys.
+Each pruned run directory is exported to ``.nmtz`` (``--values`` each) and
+decoded from that file, as a deployment would.
+
+Usage: python benchmarks/decode_speed.py --dense RUN --model NAME=RUN [...] [--device cpu]
+Last line: {"dense": {...}, "rows": [...]} (also benchmarks/results/decode_speed.json)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from results_io import ROOT, save_result
+
+NMT = [sys.executable, "-m", "nmtprune"]
+
+
+def child(spec: dict) -> dict:
+    """Measure one row in this (fresh) process; see the module docstring."""
+    import torch
+
+    from nmtprune.checkpoint.load import load_checkpoint
+    from nmtprune.data.prepared import Prepared
+    from nmtprune.decode.kernels import Stepper
+    from nmtprune.decode.metrics import bleu_chrf
+    from nmtprune.decode.shortlist import checkpoint_shortlist
+    from nmtprune.decode.translation import translate_ids
+    ck = load_checkpoint(spec["path"], device=spec["device"])
+    prep = Prepared(spec["prep"])
+    shortlist = checkpoint_shortlist(ck) if spec["shortlist"] else None
+    kw = dict(beam=spec["beam"], kernels=spec["kernels"], device=spec["device"], shortlist=shortlist)
+
+    def decode(split: str, **more) -> tuple[float, list[str]]:
+        corpus = prep.load(split)
+        ids = [ck.src_tok.encode(s) for s in corpus.raw_src]
+        t = time.perf_counter()
+        hyps = translate_ids(ck.model, ids, **kw, **more)
+        if spec["device"] != "cpu":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t, [ck.tgt_tok.decode(h) for h in hyps]
+
+    test = prep.load(spec["split"])
+    times = []
+    for _ in range(spec["repeat"]):
+        seconds, hyps = decode(spec["split"])
+        times.append(seconds)
+    _, valid = decode(spec["valid_split"])
+    ids = [ck.src_tok.encode(s) for s in test.raw_src]
+    pick = ids[::max(1, len(ids) // spec["latency_sentences"])][:spec["latency_sentences"]]
+    # One sentence at a time, as a server would: the step (and its kernel choice) is built once.
+    one_by_one = Stepper(ck.model, spec["kernels"], rows=spec["beam"])
+    lat = []
+    for one in pick:
+        t = time.perf_counter()
+        translate_ids(ck.model, [one], batch_size=1, workers=1, stepper=one_by_one, **kw)
+        lat.append(time.perf_counter() - t)
+    return {"bleu": bleu_chrf(hyps, test.raw_tgt)["bleu"],
+            "valid_bleu": bleu_chrf(valid, prep.load(spec["valid_split"]).raw_tgt)["bleu"],
+            "sent_per_s": round(len(ids) / statistics.median(times), 1),
+            "ms_per_sentence": round(statistics.median(lat) * 1e3, 2)}
+
+
+def measure(spec: dict, src_file: Path) -> dict:
+    """One row: the in-process figures from a fresh child, then the CLI's whole-process time."""
+    r = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                       cwd=ROOT / "benchmarks")
+    if r.returncode != 0:
+        raise SystemExit(f"row {spec['model']} ({spec['kernels']}) failed:\n{r.stderr[-2000:]}")
+    row = json.loads(r.stdout.strip().splitlines()[-1])
+    cmd = ["nmtprune", "translate", spec["path"], "--input", str(src_file), "--kernels", spec["kernels"],
+           "--beam", str(spec["beam"]), "--device", spec["device"]] + (["--shortlist"] if spec["shortlist"] else [])
+    walls = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(spec["repeat"]):
+            t = time.perf_counter()
+            w = subprocess.run(NMT + cmd[1:] + ["--output", f"{tmp}/out.txt", "--quiet"], capture_output=True,
+                               text=True)
+            walls.append(time.perf_counter() - t)
+            if w.returncode != 0:
+                raise SystemExit(f"{' '.join(cmd)} failed: {w.stderr[-500:]}")
+    return {**row, "wall_s": round(statistics.median(walls), 2), "command": " ".join(cmd)}
+
+
+def describe(run: Path) -> dict:
+    """What a pruned run is: method (its pruning chain), weight sparsity counted as zeros in its
+    weights where its masks are, and the share of hidden units kept."""
+    import torch
+
+    from nmtprune.checkpoint.load import load_checkpoint
+    from nmtprune.model.units import kept_units
+    from nmtprune.prune.units import unit_sparsity
+    ck = load_checkpoint(run)
+    params = dict(ck.model.named_parameters())
+    zeros = sum(int((params[n] == 0).sum()) for n in ck.masks)
+    total = sum(params[n].numel() for n in ck.masks)
+    masked_out = sum(int((~m.bool()).sum()) for m in ck.masks.values())
+    if zeros < masked_out:
+        raise SystemExit(f"{run}: {masked_out} weights masked out but only {zeros} are zero")
+    chain, at = [], Path(run)
+    while (at / "config.json").is_file():
+        cfg = json.loads((at / "config.json").read_text())
+        t = cfg.get("train", {})
+        if t.get("prune_to"):
+            chain.append(f"{t.get('prune_granularity', 'weight')}s to {t['prune_to']:g}")
+        at = Path(cfg.get("source") or "/nonexistent").parent
+    units = 1.0 - unit_sparsity(kept_units(ck.model, {n: m.bool() for n, m in ck.masks.items()}))
+    return {"method": "gradual, " + " then ".join(reversed(chain)) if chain else "dense",
+            "sparsity": round(zeros / total, 4) if total else 0.0, "units_kept": round(units, 4)}
+
+
+def export(run: Path, values: str) -> Path:
+    """The run as a deployment gets it: ``RUN.VALUES.nmtz`` beside the run directory."""
+    path = run.parent / f"{run.name}.{values}.nmtz"
+    r = subprocess.run(NMT + ["export", str(run), "--out", str(path), "--values", values], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"export {run} failed: {r.stderr[-500:]}")
+    return path
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else 0.0
+
+
+def plan(a: argparse.Namespace) -> list[dict]:
+    """Every row to measure: the dense model's decoding options, then each pruned model's."""
+    from nmtprune.checkpoint.load import load_checkpoint
+    dense = load_checkpoint(a.dense)
+    dense_bytes = 4 * sum(p.numel() for p in dense.model.parameters())
+    base = dict(beam=a.beam, device=a.device, split=a.split, valid_split=a.valid_split, repeat=a.repeat,
+                latency_sentences=a.latency_sentences, prep=str(dense.prep))
+    rows = []
+    size = Path(dense.path).stat().st_size
+    for kernels, shortlist, role in (("bf16", False, "reference"), ("dense", False, "fp32"), ("auto", False, "auto"),
+                                     ("auto", True, "auto+shortlist")):
+        rows.append({**base, "model": "dense", "role": role, "path": str(a.dense), "kernels": kernels,
+                     "shortlist": shortlist, "method": "dense", "sparsity": 0.0, "units_kept": 1.0,
+                     "values": "fp32", "size_ratio": round(size / dense_bytes, 4)})
+    for spec in a.model:
+        name, run = spec.split("=", 1)
+        info = describe(Path(run))
+        for values in a.values.split(","):
+            path = export(Path(run), values)
+            for kernels, shortlist in (("auto", False), ("auto", True)):
+                rows.append({**base, "model": name, "role": "pruned", "path": str(path), "kernels": kernels,
+                             "shortlist": shortlist, **info, "values": values,
+                             "size_ratio": round(path.stat().st_size / dense_bytes, 4)})
+    return rows
+
+
+def main() -> dict | None:
+    """The result to save, or None in a child (which prints its row)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--dense", help="the dense run directory")
+    ap.add_argument("--model", action="append", default=[], help="NAME=RUN: a pruned run directory (repeatable)")
+    ap.add_argument("--values", default="fp32,int8", help="export each pruned model with these values")
+    ap.add_argument("--split", default="test_2016_flickr")
+    ap.add_argument("--valid-split", default="val")
+    ap.add_argument("--beam", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--latency-sentences", type=int, default=200)
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(child(json.loads(a.child))))
+        return None
+    if not a.dense:
+        ap.error("--dense RUN is required")
+    from nmtprune.data.prepared import Prepared
+    rows = plan(a)
+    prep = Prepared(rows[0]["prep"])
+    src_file = prep.path / f"{a.split}.{prep.cfg.src}"
+    measured = []
+    for spec in rows:
+        m = {**spec, **measure(spec, src_file)}
+        measured.append(m)
+        print(f"{m['model']:>14} {m['kernels']:>5} {'shortlist' if m['shortlist'] else '':>9} {m['values']:>4}  "
+              f"BLEU {m['bleu']:5.2f} valid {m['valid_bleu']:5.2f}  {m['sent_per_s']:7.1f} sent/s  "
+              f"{m['ms_per_sentence']:6.2f} ms/sent  wall {m['wall_s']:5.2f} s", file=sys.stderr, flush=True)
+    return summarize(measured)
+
+
+def summarize(measured: list[dict]) -> dict:
+    """The result file: the dense reference and one row per pruned (or dense) decoding, with ratios."""
+    by_role = {m["role"]: m for m in measured if m["model"] == "dense"}
+    ref, fp32 = by_role["reference"], by_role["fp32"]
+    same = {m["shortlist"]: m for m in measured if m["model"] == "dense" and m["kernels"] == "auto"}
+    keys = ("bleu", "valid_bleu", "sent_per_s", "ms_per_sentence", "kernels")
+    out = {"dense": {**{k: ref[k] for k in keys}, "wall_s": ref["wall_s"], "command": ref["command"],
+                     "fp32": {**{k: fp32[k] for k in keys}, "wall_s": fp32["wall_s"]}},
+           "rows": []}
+    for m in measured:
+        if m["role"] in ("reference",):
+            continue
+        twin = same[m["shortlist"]]
+        out["rows"].append({
+            "model": m["model"], "method": m["method"], "sparsity": m["sparsity"], "units_kept": m["units_kept"],
+            "values": m["values"], "kernels": m["kernels"], "shortlist": m["shortlist"],
+            "bleu": m["bleu"], "valid_bleu": m["valid_bleu"], "sent_per_s": m["sent_per_s"],
+            "ms_per_sentence": m["ms_per_sentence"], "wall_s": m["wall_s"],
+            "speedup": _ratio(m["sent_per_s"], ref["sent_per_s"]),
+            "latency_speedup": _ratio(ref["ms_per_sentence"], m["ms_per_sentence"]),
+            "wall_speedup": _ratio(ref["wall_s"], m["wall_s"]),
+            "speedup_fp32": _ratio(m["sent_per_s"], fp32["sent_per_s"]),
+            "speedup_same_decoding": _ratio(m["sent_per_s"], twin["sent_per_s"]),
+            "size_ratio": m["size_ratio"], "command": m["command"]})
+    return out
+
+
+if __name__ == "__main__":
+    result = main()
+    if result is not None:
+        save_result("decode_speed", result)
