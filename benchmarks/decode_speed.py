@@ -1,15 +1,18 @@
 """Beam-5 decoding speed of pruned models against the dense one at its fastest settings.
 
-Every row is one model decoded one way, each timed in a fresh process, all in
-this one run beside the dense model:
+Every row is one model decoded one way, each pass in a fresh process, all in
+this one run beside the dense model, in --repeat rounds over every row (so a
+drifting machine moves all rows alike):
 
 - ``sent_per_s``: test-set sentences per second at the default batch (64) and
-  workers (one per core), median of --repeat passes, model already loaded;
+  workers (one per core), model already loaded; median over the rounds;
 - ``ms_per_sentence``: one sentence at a time (batch 1, one process), the
   median over --latency-sentences test sentences spread over the set;
 - ``wall_s``: the whole ``nmtprune translate`` process on the test set, as a
   user runs it (start-up, loading and any kernel measurement included),
-  median of --repeat runs; ``command`` is that command line.
+  median over the rounds; ``command`` is that command line;
+- ``bleu``/``valid_bleu`` (test/validation, sacreBLEU), and ``matrices``: the
+  kernel each per-step matrix got (``auto`` measures at load), from round 1.
 
 ``speedup``/``latency_speedup``/``wall_speedup`` divide by the dense model at
 its fastest exact settings (``--kernels bf16``, workers, every target word);
@@ -20,6 +23,7 @@ Each pruned run directory is exported to ``.nmtz`` (``--values`` each) and
 decoded from that file, as a deployment would.
 
 Usage: python benchmarks/decode_speed.py --dense RUN --model NAME=RUN [...] [--device cpu]
+       python benchmarks/decode_speed.py --markdown     (the README table of the saved result)
 Last line: {"dense": {...}, "rows": [...]} (also benchmarks/results/decode_speed.json)
 """
 from __future__ import annotations
@@ -39,7 +43,8 @@ NMT = [sys.executable, "-m", "nmtprune"]
 
 
 def child(spec: dict) -> dict:
-    """Measure one row in this (fresh) process; see the module docstring."""
+    """One fresh process: time one test-set pass; on the first round also BLEU (test and
+    valid), the one-sentence latency and the kernel each matrix got."""
     import torch
 
     from nmtprune.checkpoint.load import load_checkpoint
@@ -50,23 +55,24 @@ def child(spec: dict) -> dict:
     from nmtprune.decode.translation import translate_ids
     ck = load_checkpoint(spec["path"], device=spec["device"])
     prep = Prepared(spec["prep"])
-    shortlist = checkpoint_shortlist(ck) if spec["shortlist"] else None
-    kw = dict(beam=spec["beam"], kernels=spec["kernels"], device=spec["device"], shortlist=shortlist)
+    kw = dict(beam=spec["beam"], device=spec["device"],
+              shortlist=checkpoint_shortlist(ck) if spec["shortlist"] else None)
+    # Built as translate builds it (default batch 64), kept to report its per-matrix choice.
+    step = Stepper(ck.model, spec["kernels"], rows=64 * spec["beam"])
 
-    def decode(split: str, **more) -> tuple[float, list[str]]:
-        corpus = prep.load(split)
-        ids = [ck.src_tok.encode(s) for s in corpus.raw_src]
+    def decode(split: str) -> tuple[float, list[str]]:
+        ids = [ck.src_tok.encode(s) for s in prep.load(split).raw_src]
         t = time.perf_counter()
-        hyps = translate_ids(ck.model, ids, **kw, **more)
+        hyps = translate_ids(ck.model, ids, stepper=step, **kw)
         if spec["device"] != "cpu":
             torch.cuda.synchronize()
         return time.perf_counter() - t, [ck.tgt_tok.decode(h) for h in hyps]
 
     test = prep.load(spec["split"])
-    times = []
-    for _ in range(spec["repeat"]):
-        seconds, hyps = decode(spec["split"])
-        times.append(seconds)
+    seconds, hyps = decode(spec["split"])
+    out = {"seconds": seconds, "sentences": len(hyps)}
+    if not spec["first"]:
+        return out
     _, valid = decode(spec["valid_split"])
     ids = [ck.src_tok.encode(s) for s in test.raw_src]
     pick = ids[::max(1, len(ids) // spec["latency_sentences"])][:spec["latency_sentences"]]
@@ -77,31 +83,33 @@ def child(spec: dict) -> dict:
         t = time.perf_counter()
         translate_ids(ck.model, [one], batch_size=1, workers=1, stepper=one_by_one, **kw)
         lat.append(time.perf_counter() - t)
-    return {"bleu": bleu_chrf(hyps, test.raw_tgt)["bleu"],
+    return {**out, "bleu": bleu_chrf(hyps, test.raw_tgt)["bleu"],
             "valid_bleu": bleu_chrf(valid, prep.load(spec["valid_split"]).raw_tgt)["bleu"],
-            "sent_per_s": round(len(ids) / statistics.median(times), 1),
-            "ms_per_sentence": round(statistics.median(lat) * 1e3, 2)}
+            "ms_per_sentence": round(statistics.median(lat) * 1e3, 2),
+            "matrices": {name: e["kernel"] for name, e in step.report.items()} or {"all": "dense"}}
 
 
-def measure(spec: dict, src_file: Path) -> dict:
-    """One row: the in-process figures from a fresh child, then the CLI's whole-process time."""
-    r = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
-                       cwd=ROOT / "benchmarks")
+def command(spec: dict, src_file: Path) -> list[str]:
+    """The ``nmtprune translate`` command line a user runs for this row."""
+    return (["nmtprune", "translate", spec["path"], "--input", str(src_file), "--kernels", spec["kernels"],
+             "--beam", str(spec["beam"]), "--device", spec["device"]] + (["--shortlist"] if spec["shortlist"] else []))
+
+
+def sample(spec: dict, src_file: Path, *, first: bool) -> dict:
+    """One round of a row: a fresh child's pass, then one whole ``nmtprune translate`` process."""
+    r = subprocess.run([sys.executable, __file__, "--child", json.dumps({**spec, "first": first})],
+                       capture_output=True, text=True, cwd=ROOT / "benchmarks")
     if r.returncode != 0:
         raise SystemExit(f"row {spec['model']} ({spec['kernels']}) failed:\n{r.stderr[-2000:]}")
-    row = json.loads(r.stdout.strip().splitlines()[-1])
-    cmd = ["nmtprune", "translate", spec["path"], "--input", str(src_file), "--kernels", spec["kernels"],
-           "--beam", str(spec["beam"]), "--device", spec["device"]] + (["--shortlist"] if spec["shortlist"] else [])
-    walls = []
+    got = json.loads(r.stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(spec["repeat"]):
-            t = time.perf_counter()
-            w = subprocess.run(NMT + cmd[1:] + ["--output", f"{tmp}/out.txt", "--quiet"], capture_output=True,
-                               text=True)
-            walls.append(time.perf_counter() - t)
-            if w.returncode != 0:
-                raise SystemExit(f"{' '.join(cmd)} failed: {w.stderr[-500:]}")
-    return {**row, "wall_s": round(statistics.median(walls), 2), "command": " ".join(cmd)}
+        t = time.perf_counter()
+        w = subprocess.run(NMT + command(spec, src_file)[1:] + ["--output", f"{tmp}/out.txt", "--quiet"],
+                           capture_output=True, text=True)
+        got["wall"] = time.perf_counter() - t
+    if w.returncode != 0:
+        raise SystemExit(f"{' '.join(command(spec, src_file))} failed: {w.stderr[-500:]}")
+    return got
 
 
 def describe(run: Path) -> dict:
@@ -150,7 +158,7 @@ def plan(a: argparse.Namespace) -> list[dict]:
     from nmtprune.checkpoint.load import load_checkpoint
     dense = load_checkpoint(a.dense)
     dense_bytes = 4 * sum(p.numel() for p in dense.model.parameters())
-    base = dict(beam=a.beam, device=a.device, split=a.split, valid_split=a.valid_split, repeat=a.repeat,
+    base = dict(beam=a.beam, device=a.device, split=a.split, valid_split=a.valid_split,
                 latency_sentences=a.latency_sentences, prep=str(dense.prep))
     rows = []
     size = Path(dense.path).stat().st_size
@@ -177,14 +185,20 @@ def main() -> dict | None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--dense", help="the dense run directory")
     ap.add_argument("--model", action="append", default=[], help="NAME=RUN: a pruned run directory (repeatable)")
-    ap.add_argument("--values", default="fp32,int8", help="export each pruned model with these values")
+    ap.add_argument("--values", default="int8", help="export each pruned model with these values "
+                    "(comma-separated; the kernels decode every one the same way, so speed does not depend on it)")
     ap.add_argument("--split", default="test_2016_flickr")
     ap.add_argument("--valid-split", default="val")
     ap.add_argument("--beam", type=int, default=5)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5, help="rounds over every row (medians)")
     ap.add_argument("--latency-sentences", type=int, default=200)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--markdown", action="store_true",
+                    help="print the README table of benchmarks/results/decode_speed.json and stop")
     a = ap.parse_args()
+    if a.markdown:
+        print(markdown(json.loads((ROOT / "benchmarks" / "results" / "decode_speed.json").read_text())))
+        return None
     if a.child:
         print(json.dumps(child(json.loads(a.child))))
         return None
@@ -194,11 +208,19 @@ def main() -> dict | None:
     rows = plan(a)
     prep = Prepared(rows[0]["prep"])
     src_file = prep.path / f"{a.split}.{prep.cfg.src}"
+    # Rounds over every row, not row after row: a machine whose speed drifts (shared hosts do)
+    # then moves every row alike, and each row's median is taken over the same stretch of time.
+    samples: list[list[dict]] = [[] for _ in rows]
+    for r in range(a.repeat):
+        for spec, got in zip(rows, samples):
+            got.append(sample(spec, src_file, first=r == 0))
     measured = []
-    for spec in rows:
-        m = {**spec, **measure(spec, src_file)}
+    for spec, got in zip(rows, samples):
+        m = {**spec, **got[0], "command": " ".join(command(spec, src_file)),
+             "sent_per_s": round(got[0]["sentences"] / statistics.median(g["seconds"] for g in got), 1),
+             "wall_s": round(statistics.median(g["wall"] for g in got), 2)}
         measured.append(m)
-        print(f"{m['model']:>14} {m['kernels']:>5} {'shortlist' if m['shortlist'] else '':>9} {m['values']:>4}  "
+        print(f"{m['model']:>20} {m['kernels']:>5} {'shortlist' if m['shortlist'] else '':>9} {m['values']:>4}  "
               f"BLEU {m['bleu']:5.2f} valid {m['valid_bleu']:5.2f}  {m['sent_per_s']:7.1f} sent/s  "
               f"{m['ms_per_sentence']:6.2f} ms/sent  wall {m['wall_s']:5.2f} s", file=sys.stderr, flush=True)
     return summarize(measured)
@@ -227,8 +249,25 @@ def summarize(measured: list[dict]) -> dict:
             "wall_speedup": _ratio(ref["wall_s"], m["wall_s"]),
             "speedup_fp32": _ratio(m["sent_per_s"], fp32["sent_per_s"]),
             "speedup_same_decoding": _ratio(m["sent_per_s"], twin["sent_per_s"]),
-            "size_ratio": m["size_ratio"], "command": m["command"]})
+            "size_ratio": m["size_ratio"], "matrices": m["matrices"], "command": m["command"]})
     return out
+
+
+def markdown(result: dict) -> str:
+    """The README table of a result: one line per decoding, ratios to the dense model at bf16."""
+    d = result["dense"]
+    lines = ["| model | kernels | shortlist | test BLEU | valid BLEU | sent/s | × dense | × same decoding "
+             "| ms/sentence | wall s | size |",
+             "|---|---|---|---|---|---|---|---|---|---|---|",
+             f"| dense (fastest exact: reference) | {d['kernels']} | no | {d['bleu']:.2f} | {d['valid_bleu']:.2f} "
+             f"| {d['sent_per_s']:.0f} | 1.00× | – | {d['ms_per_sentence']:.1f} | {d['wall_s']:.2f} | 1.000 |"]
+    for r in result["rows"]:
+        name = "dense" if r["model"] == "dense" else f"{r['model']} ({r['values']})"
+        lines.append(f"| {name} | {r['kernels']} | {'yes' if r['shortlist'] else 'no'} | {r['bleu']:.2f} "
+                     f"| {r['valid_bleu']:.2f} | {r['sent_per_s']:.0f} | {r['speedup']:.2f}× "
+                     f"| {r['speedup_same_decoding']:.2f}× | {r['ms_per_sentence']:.1f} | {r['wall_s']:.2f} "
+                     f"| {r['size_ratio']:.3f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

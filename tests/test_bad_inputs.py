@@ -53,7 +53,6 @@ CASES = {
                                         t / "out"], "unknown criterion 'taylor'; valid: magnitude, random, obd, snip"),
     "mask for another model": (lambda t, c: ["train", c / "prep", "--preset", "tiny", "--mask", t / "m.safetensors",
                                              "--out", t / "new"], "has shape (3, 3)"),
-    "retrain without a mask": (lambda t, c: ["retrain", c / "run", "--out", t / "out"], "has no mask"),
     "truncated checkpoint": (lambda t, c: ["evaluate", t / "trunc.safetensors", "--split", "val"],
                              "trunc.safetensors: not a readable checkpoint (truncated"),
     "wrong-format file": (lambda t, c: ["translate", t / "notes.safetensors"], "not a readable checkpoint"),

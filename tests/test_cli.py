@@ -171,7 +171,6 @@ def test_sparse_from_scratch_and_snip_training(cli_run, tmp_path):
      "unknown criterion 'taylor'; valid: magnitude, random, obd, snip"),
     (["prune", "{run}", "--allocation", "global", "--sparsity", "0.5", "--out", "{tmp}/o"],
      "unknown allocation 'global'"),
-    (["retrain", "{run}", "--out", "{tmp}/o"], "has no mask"),
     (["train", "{prep}", "--preset", "tiny", "--mask", "{badmask}", "--out", "{tmp}/o"],
      "is not a parameter of this model"),
 ])

@@ -77,12 +77,14 @@ def retrain_settings(a) -> dict:
             "schedule": a.schedule or f.get("schedule") or "restart", "teacher": a.teacher or f.get("teacher")}
 
 
-@command("retrain", "retrain a pruned checkpoint with its mask fixed")
+@command("retrain", "retrain a pruned checkpoint with its mask fixed (a dense one: prune it gradually with "
+         "--prune-to, or just train it on)")
 def _retrain(sub):
     from ..training.rundir import RUN_KEYS
     from ..training.schedules import SCHEDULES
     sub.add_argument("checkpoint", nargs="?",
-                     help="pruned checkpoint, or a dense one with --prune-to (default: the --config file's source)")
+                     help="pruned checkpoint, or a dense one (pruned gradually with --prune-to, else trained on "
+                     "unpruned) (default: the --config file's source)")
     sub.add_argument("--config", metavar="FILE", help=CONFIG_HELP.format(keys=", ".join(RUN_KEYS["retrain"])))
     sub.add_argument("--data", help="prepared directory (default: the --config file's prep, else the checkpoint's)")
     sub.add_argument("--prune-to", type=sparsity("--prune-to", above_zero=True),

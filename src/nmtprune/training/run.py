@@ -119,8 +119,9 @@ def retrain(ckpt, out, *, train_overrides: dict | None = None, resume: bool = Fa
     then ``train_overrides``.
 
     Args:
-        prune_to: prune gradually to this sparsity while retraining (Zhu & Gupta): a dense
-            checkpoint needs it; a pruned one prunes further among the weights it keeps.
+        prune_to: prune gradually to this sparsity while retraining (Zhu & Gupta); a pruned
+            checkpoint prunes further among the weights it keeps. Without it a dense checkpoint
+            just trains on (the equal-compute dense control of a recipe).
         schedule: learning rates: ``restart`` (the preset's, plateau decay; the default),
             ``finetune`` (the
             dense run's final rate), ``rewind`` (the dense run's last ``epochs`` epochs replayed)
@@ -136,9 +137,9 @@ def retrain(ckpt, out, *, train_overrides: dict | None = None, resume: bool = Fa
     dev = init_from_env(resolve_device(device))
     ck = load_checkpoint(ckpt, device="cpu")
     if ck.masks is None and prune_to is None:
-        raise NmtpruneError(f"{ck.path} has no mask ({ck.path.name.replace('.safetensors', '')}"
-                            ".masks.safetensors): it is dense; pass --prune-to S to prune it gradually while "
-                            "retraining, or prune it first with 'nmtprune prune'")
+        # A dense checkpoint without a target: training simply continues (the equal-compute
+        # control of a recipe, or a user adding epochs), with the same settings a recipe gets.
+        logger.info("%s is dense and no --prune-to is given: continuing its training, nothing pruned", ck.path)
     teacher_ck = _teacher(teacher, ck) if teacher else None
     prep = Prepared(ck.prepared_dir(data=data, option="--data"))
     overrides = dict(train_overrides or {})
