@@ -11,6 +11,8 @@ while the dense run's whole training is replayed). `--recipes` takes arms as
 `RECIPE[:SCHEDULE][@scratch]` (`gradual`, `oneshot:finetune`, `gradual_kd:replay`,
 `gradual@scratch`); the dashed names of earlier versions (`oneshot-finetune`,
 `gradual-replay-kd`, `gradual-scratch`, ...) are accepted and mean the same arms.
+`continued[:SCHEDULE]` is the equal-compute dense control: the dense model
+retrained with the same budget and schedule, nothing pruned (`--sparsities 0`).
 
 `--from-study DIR` adds the recipe runs of a study that pruned this same dense run
 (`recipes` experiment, e.g. `docs/results/small.yaml`) instead of running them again:
@@ -39,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from recovery_arms import (ARMS, LEGACY, arm_name, arm_of, dense_entries, label, markdown, mine, named,  # noqa: F401
+from recovery_arms import (ARMS, CONTROL, LEGACY, arm_name, arm_of, dense_entries, label, markdown, mine, named,  # noqa: F401
                            parse_arm)
 from results_io import provenance, relative, save_result
 
@@ -72,6 +74,8 @@ def recipe_commands(arm: tuple[str, str, str], dense: str, prep: str, s: float, 
                *(["--allocation", "class-uniform", "--granularity", "unit"] if granularity == "unit"
                  else ["--allocation", "class-blind"])]
         return [cut, ["retrain", str(out / "pruned"), *budget, *model]]
+    if recipe == CONTROL:                  # the dense model trained on with the same budget, unpruned
+        return [["retrain", dense, *budget, *model]]
     if recipe in ("gradual", "gradual_kd"):
         kd = ["--teacher", dense] if recipe == "gradual_kd" else []
         return [["retrain", dense, "--prune-to", str(s), *budget, *kd, *model]]

@@ -22,17 +22,25 @@ ARMS = ["gradual", "gradual:rewind", "gradual:replay", "gradual_kd", "gradual_kd
         "oneshot:replay", "oneshot:finetune", "gradual@scratch"]
 
 
+# The equal-compute dense control: the dense model retrained with a recipe's budget and
+# schedule, nothing pruned (`nmtprune retrain DENSE` without --prune-to); its rows have sparsity 0.
+CONTROL = "continued"
+
+
 def parse_arm(text: str) -> tuple[str, str, str]:
-    """``RECIPE[:SCHEDULE][@scratch]`` (or a legacy dashed name) -> (recipe, schedule, start)."""
+    """``RECIPE[:SCHEDULE][@scratch]`` (or a legacy dashed name, or ``continued[:SCHEDULE]``, the
+    dense control) -> (recipe, schedule, start)."""
     if text in LEGACY:
         return LEGACY[text]
     rest, _, start = text.partition("@")
     recipe, _, schedule = rest.partition(":")
     start, schedule = start or "dense", schedule or "restart"
+    if recipe == CONTROL and schedule in SCHEDULES and start == "dense":
+        return recipe, schedule, start
     if recipe not in RECIPES or schedule not in SCHEDULES or start not in ("dense", "scratch") or (
             start == "scratch" and (recipe, schedule) != ("gradual", "restart")):
         raise argparse.ArgumentTypeError(f"unknown arm {text!r}: RECIPE[:SCHEDULE][@scratch] with RECIPE in "
-                                         f"{', '.join(RECIPES)}, SCHEDULE in {', '.join(SCHEDULES)} "
+                                         f"{', '.join(RECIPES)} or {CONTROL}, SCHEDULE in {', '.join(SCHEDULES)} "
                                          "(@scratch: gradual only)")
     return recipe, schedule, start
 
@@ -69,7 +77,8 @@ def named(row: dict) -> dict:
     return {**row, "recipe": recipe, "schedule": schedule, "start": start}
 
 
-WORDS = {"oneshot": "one cut", "gradual": "gradual", "gradual_kd": "gradual", "iterative": "iterative (3 rounds)"}
+WORDS = {"oneshot": "one cut", "gradual": "gradual", "gradual_kd": "gradual", "iterative": "iterative (3 rounds)",
+         CONTROL: "dense control (trained on, unpruned)"}
 
 
 def label(arm: tuple[str, str, str]) -> str:
