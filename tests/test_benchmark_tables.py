@@ -1,0 +1,48 @@
+"""The pure parts of the speed and recovery benchmarks: ratios, tables, the dense-control arm."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import decode_speed  # noqa: E402
+import recovery_arms  # noqa: E402
+
+
+def _row(model, role, kernels, shortlist, sent, ms=10.0, wall=5.0, bleu=40.0):
+    return {"model": model, "role": role, "kernels": kernels, "shortlist": shortlist, "sent_per_s": sent,
+            "ms_per_sentence": ms, "wall_s": wall, "bleu": bleu, "valid_bleu": bleu - 1, "method": "m",
+            "sparsity": 0.5, "units_kept": 0.5, "values": "int8", "size_ratio": 0.1, "matrices": {},
+            "command": "nmtprune translate x"}
+
+
+def test_ratios_are_against_the_reference_fp32_and_the_same_decoding():
+    measured = [_row("dense", "reference", "bf16", False, 200.0, ms=20.0, wall=6.0),
+                _row("dense", "fp32", "dense", False, 100.0),
+                _row("dense", "auto", "auto", False, 210.0),
+                _row("dense", "auto+shortlist", "auto", True, 400.0),
+                _row("u50", "pruned", "auto", False, 300.0, ms=10.0, wall=4.0),
+                _row("u50", "pruned", "auto", True, 600.0)]
+    out = decode_speed.summarize(measured)
+    assert out["dense"]["kernels"] == "bf16" and out["dense"]["sent_per_s"] == 200.0
+    assert out["dense"]["fp32"]["sent_per_s"] == 100.0
+    rows = {(r["model"], r["shortlist"]): r for r in out["rows"] if r["model"] == "u50"}
+    plain, short = rows[("u50", False)], rows[("u50", True)]
+    assert (plain["speedup"], plain["speedup_fp32"], plain["speedup_same_decoding"]) == (1.5, 3.0, 1.429)
+    assert (plain["latency_speedup"], plain["wall_speedup"]) == (2.0, 1.5)
+    assert (short["speedup"], short["speedup_same_decoding"]) == (3.0, 1.5)     # its twin: dense + shortlist
+    assert len(out["rows"]) == 5                                                # every row but the reference
+    required = {"model", "method", "sparsity", "units_kept", "values", "kernels", "bleu", "valid_bleu",
+                "sent_per_s", "ms_per_sentence", "wall_s", "speedup", "latency_speedup", "size_ratio", "command"}
+    assert all(required <= set(r) for r in out["rows"])
+    table = decode_speed.markdown(out)
+    assert table.count("\n") == 2 + len(out["rows"]) and "| u50 (int8) | auto | yes |" in table
+
+
+def test_the_dense_control_arm_parses_and_is_labelled():
+    assert recovery_arms.parse_arm("continued") == ("continued", "restart", "dense")
+    assert recovery_arms.parse_arm("continued:rewind") == ("continued", "rewind", "dense")
+    assert "unpruned" in recovery_arms.label(("continued", "restart", "dense"))
+    with pytest.raises(Exception, match="unknown arm"):
+        recovery_arms.parse_arm("continued@scratch")
