@@ -23,7 +23,7 @@ Each pruned run directory is exported to ``.nmtz`` (``--values`` each) and
 decoded from that file, as a deployment would.
 
 Usage: python benchmarks/decode_speed.py --dense RUN --model NAME=RUN [...] [--device cpu]
-       python benchmarks/decode_speed.py --markdown     (the README table of the saved result)
+       python benchmarks/decode_speed.py --markdown     (the table of docs/speed-and-size.md)
 Last line: {"dense": {...}, "rows": [...]} (also benchmarks/results/decode_speed.json)
 """
 from __future__ import annotations
@@ -254,7 +254,7 @@ def summarize(measured: list[dict]) -> dict:
 
 
 def markdown(result: dict) -> str:
-    """The README table of a result: one line per decoding, ratios to the dense model at bf16."""
+    """The table of docs/speed-and-size.md from a result: one line per decoding, ratios to the dense model at bf16."""
     d = result["dense"]
     lines = ["| model | kernels | shortlist | test BLEU | valid BLEU | sent/s | × dense | × same decoding "
              "| ms/sentence | wall s | size |",

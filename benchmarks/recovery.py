@@ -100,7 +100,7 @@ def main() -> None:
     ap.add_argument("--work", default="runs/recovery")
     ap.add_argument("--seed", type=int, help="seed of the retraining (default: the preset's); rows of "
                     "different seeds are kept side by side for the spread")
-    ap.add_argument("--markdown", action="store_true", help="print the README's table from the results file and exit")
+    ap.add_argument("--markdown", action="store_true", help="print docs/recovery.md's table from the results file and exit")
     ap.add_argument("--from-study", metavar="DIR", help="add the recipe runs of this study (which pruned the same "
                     "dense run) as rows, instead of running them")
     a = ap.parse_args()

@@ -1,6 +1,6 @@
 """The vocabulary and tables of ``recovery.py``: an arm is a recipe of
 ``nmtprune.training.recipes.RECIPES``, the learning-rate schedule of its retraining, and
-where it starts (the dense model, or scratch); the README's tables come from the rows.
+where it starts (the dense model, or scratch); docs/recovery.md's tables come from the rows.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def arm_of(row: dict) -> tuple[str, str, str]:
 
 def dense_entries(old: dict) -> dict[str, dict]:
     """The dense runs the file's rows were measured against, by run path: the file's ``dense`` (the
-    README table's) and ``other_dense`` (rows measured on another dense run, e.g. another machine)."""
+    docs/recovery.md table's) and ``other_dense`` (rows measured on another dense run, e.g. another machine)."""
     out = {relative(x["run"]): x for x in old.get("other_dense", [])}
     if old.get("dense"):
         out[relative(old["dense"]["run"])] = old["dense"]
@@ -82,7 +82,7 @@ WORDS = {"oneshot": "one cut", "gradual": "gradual", "gradual_kd": "gradual", "i
 
 
 def label(arm: tuple[str, str, str]) -> str:
-    """An arm in the README table's words (``gradual, replay + KD``, ``one cut, fine-tune``)."""
+    """An arm in the recovery table's words (``gradual, replay + KD``, ``one cut, fine-tune``)."""
     recipe, schedule, start = arm
     if start == "scratch":
         return "gradual from scratch"
@@ -91,7 +91,7 @@ def label(arm: tuple[str, str, str]) -> str:
 
 
 def markdown(res: dict) -> None:
-    """The README's tables: one line per recipe x budget x sparsity, mean ± std over the seeds run;
+    """docs/recovery.md's tables: one line per recipe x budget x sparsity, mean ± std over the seeds run;
     a table per dense run the rows were measured against (the file's ``dense`` first), weights and
     hidden units apart."""
     primary = relative(res["dense"]["run"])
