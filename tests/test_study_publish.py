@@ -57,3 +57,12 @@ def test_report_names_the_study_dir_as_its_command_did_never_an_absolute_path(tm
     assert study_dir_words("nmtprune study --config x.yaml --out studies/small --quiet", tmp_path) == "studies/small"
     assert study_dir_words("nmtprune study --out=runs/s", tmp_path) == "runs/s"
     assert study_dir_words(None, tmp_path / "mine") == "mine"
+
+
+def test_published_report_names_no_absolute_path(tmp_path):
+    from nmtprune.study.publish import relative_paths
+    base = tmp_path / "proj"
+    base.mkdir()
+    text = f"Reproduce: `nmtprune study --data {tmp_path}/shared/data --out {base}/studies/q` (see /usr/share/x)"
+    got = relative_paths(text, base)
+    assert got == "Reproduce: `nmtprune study --data ../shared/data --out studies/q` (see /usr/share/x)"

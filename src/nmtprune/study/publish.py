@@ -1,5 +1,6 @@
 """Publishing a study's report (``nmtprune report STUDY --export DIR``): the report, its figures
-and ``results.csv``, copied where they can be committed (e.g. ``docs/results/``).
+and ``results.csv``, copied where they can be committed (e.g. ``docs/results/``); absolute paths
+in the report are written relative to the directory the command runs in.
 
 Only what the report shows travels: no checkpoints, no store, no run directories.
 Figures the report no longer links are removed from ``DIR/figures`` so the published
@@ -19,6 +20,14 @@ def linked_figures(report_md: str) -> list[str]:
     return re.findall(r"!\[[^\]]*\]\(figures/([^)/]+)\)", report_md)
 
 
+def relative_paths(text: str, base: Path) -> str:
+    """``text`` with absolute paths inside ``base``'s parent written relative to ``base`` (where the
+    commands run), so a published report names no machine's layout."""
+    home = str(base.resolve())
+    text = re.sub(re.escape(home) + r"/", "", text)
+    return re.sub(re.escape(str(Path(home).parent)) + r"/", "../", text)
+
+
 def publish(study: str | Path, dest: str | Path) -> list[Path]:
     """Copy ``report.md``, ``results.csv`` and the linked figures of ``study`` into ``dest``
     (each file written atomically); the paths written."""
@@ -33,9 +42,9 @@ def publish(study: str | Path, dest: str | Path) -> list[Path]:
         raise NmtpruneError(f"{study / 'figures'}: the report links {', '.join(missing)}, which is not there; "
                             f"rebuild it with 'nmtprune report {study}'")
     written = []
-    for name in ("report.md", "results.csv"):
-        atomic_write(dest / name, (study / name).read_bytes())
-        written.append(dest / name)
+    atomic_write(dest / "report.md", relative_paths(text, Path.cwd()))
+    atomic_write(dest / "results.csv", (study / "results.csv").read_bytes())
+    written += [dest / "report.md", dest / "results.csv"]
     for n in names:
         atomic_write(dest / "figures" / n, (study / "figures" / n).read_bytes())
         written.append(dest / "figures" / n)
