@@ -66,3 +66,11 @@ def test_published_report_names_no_absolute_path(tmp_path):
     text = f"Reproduce: `nmtprune study --data {tmp_path}/shared/data --out {base}/studies/q` (see /usr/share/x)"
     got = relative_paths(text, base)
     assert got == "Reproduce: `nmtprune study --data ../shared/data --out studies/q` (see /usr/share/x)"
+
+
+def test_the_headline_figure_title_states_its_finding():
+    from nmtprune.study.figures.sparsity import headline_finding
+    rows = [("80%", 0.64, 0, 9), ("80% + retrain", 32.24, 0, 9), ("90%", 0.01, 0, 9), ("90% + retrain", 5.51, 0, 9)]
+    assert headline_finding(rows, 36.56) == ("At 80% / 90% of weights removed: one cut 0.6 / 0.0 BLEU, "
+                                             "retrained 32.2 / 5.5 (dense 36.6)")
+    assert headline_finding(rows[:1], 36.56).endswith("(BLEU 36.6)")      # nothing retrained to compare

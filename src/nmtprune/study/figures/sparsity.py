@@ -21,11 +21,26 @@ def fig_headline(runs, out, s):
     labels = ["dense"] + [r[0] for r in rows]
     fig, ax = plt.subplots(figsize=(1.4 * len(labels) + 2, 3.5))
     bars(ax, labels, [dense] + [r[1] for r in rows], [0.0] + [r[2] for r in rows], "BLEU")
+    ax.axhline(dense, ls="--", color="k", lw=1, label=f"dense ({dense:.2f})")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(headline_finding(rows, dense), fontsize=10)
     nums = "; ".join(f"{l}: BLEU {b:.2f}, ppl {p:.2f}" for l, b, _, p in rows)
     return save(fig, out, "fig0_headline.png"), (
         f"Headline: class-blind magnitude pruning of the dense baseline (BLEU {dense:.2f}, ppl "
         f"{dense_value(runs, 'ppl'):.2f}), without retraining (one cut) and with retraining by the "
         f"{retraining(runs)}. {nums}.")
+
+
+def headline_finding(rows: list[tuple], dense: float) -> str:
+    """The headline's finding in a phrase: one cut against retrained, sparsity by sparsity."""
+    bleu = {label: b for label, b, _, _ in rows}
+    both = [label for label in bleu if f"{label} + retrain" in bleu]
+    if not both:
+        return f"Class-blind magnitude pruning against the dense model (BLEU {dense:.1f})"
+    cut = " / ".join(f"{bleu[x]:.1f}" for x in both)
+    kept = " / ".join(f"{bleu[x + ' + retrain']:.1f}" for x in both)
+    return (f"At {' / '.join(both)} of weights removed: one cut {cut} BLEU, retrained {kept} "
+            f"(dense {dense:.1f})")
 
 
 def fig_no_retrain(runs, out, s):
