@@ -60,8 +60,7 @@ def child(spec: dict) -> dict:
     # Built as translate builds it (default batch 64), kept to report its per-matrix choice.
     step = Stepper(ck.model, spec["kernels"], rows=64 * spec["beam"])
 
-    def decode(split: str) -> tuple[float, list[str]]:
-        ids = [ck.src_tok.encode(s) for s in prep.load(split).raw_src]
+    def decode(ids: list[list[int]]) -> tuple[float, list[str]]:
         t = time.perf_counter()
         hyps = translate_ids(ck.model, ids, stepper=step, **kw)
         if spec["device"] != "cpu":
@@ -69,12 +68,13 @@ def child(spec: dict) -> dict:
         return time.perf_counter() - t, [ck.tgt_tok.decode(h) for h in hyps]
 
     test = prep.load(spec["split"])
-    seconds, hyps = decode(spec["split"])
+    ids = [ck.src_tok.encode(s) for s in test.raw_src]
+    seconds, hyps = decode(ids)
     out = {"seconds": seconds, "sentences": len(hyps)}
     if not spec["first"]:
         return out
-    _, valid = decode(spec["valid_split"])
-    ids = [ck.src_tok.encode(s) for s in test.raw_src]
+    valid = prep.load(spec["valid_split"])
+    _, valid_hyps = decode([ck.src_tok.encode(s) for s in valid.raw_src])
     pick = ids[::max(1, len(ids) // spec["latency_sentences"])][:spec["latency_sentences"]]
     # One sentence at a time, as a server would: the step (and its kernel choice) is built once.
     one_by_one = Stepper(ck.model, spec["kernels"], rows=spec["beam"])
@@ -84,7 +84,7 @@ def child(spec: dict) -> dict:
         translate_ids(ck.model, [one], batch_size=1, workers=1, stepper=one_by_one, **kw)
         lat.append(time.perf_counter() - t)
     return {**out, "bleu": bleu_chrf(hyps, test.raw_tgt)["bleu"],
-            "valid_bleu": bleu_chrf(valid, prep.load(spec["valid_split"]).raw_tgt)["bleu"],
+            "valid_bleu": bleu_chrf(valid_hyps, valid.raw_tgt)["bleu"],
             "ms_per_sentence": round(statistics.median(lat) * 1e3, 2),
             "matrices": {name: e["kernel"] for name, e in step.report.items()} or {"all": "dense"}}
 
@@ -114,9 +114,8 @@ def sample(spec: dict, src_file: Path, *, first: bool) -> dict:
 
 def describe(run: Path) -> dict:
     """What a pruned run is: method (its pruning chain), weight sparsity counted as zeros in its
-    weights where its masks are, and the share of hidden units kept."""
-    import torch
-
+    weights where its masks are (loading refuses a mask its weights disagree with), and the share
+    of hidden units kept."""
     from nmtprune.checkpoint.load import load_checkpoint
     from nmtprune.model.units import kept_units
     from nmtprune.prune.units import unit_sparsity
@@ -124,9 +123,6 @@ def describe(run: Path) -> dict:
     params = dict(ck.model.named_parameters())
     zeros = sum(int((params[n] == 0).sum()) for n in ck.masks)
     total = sum(params[n].numel() for n in ck.masks)
-    masked_out = sum(int((~m.bool()).sum()) for m in ck.masks.values())
-    if zeros < masked_out:
-        raise SystemExit(f"{run}: {masked_out} weights masked out but only {zeros} are zero")
     chain, at = [], Path(run)
     while (at / "config.json").is_file():
         cfg = json.loads((at / "config.json").read_text())

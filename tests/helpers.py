@@ -19,6 +19,25 @@ TINY_TRAIN = {"epochs": 1, "batch_tokens": 1500, "lr": 3e-3, "max_minutes": 0.0}
 TINY_MODEL = {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 24, "enc_layers": 1, "dec_layers": 1}
 
 
+def random_sources(n: int = 12, *, seed: int = 0, vocab: int = 50) -> list[list[int]]:
+    """``n`` random source sentences of 1-8 ids in [4, vocab) (no specials), fixed by ``seed``."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(4, vocab, (int(torch.randint(1, 9, (1,), generator=g)),), generator=g).tolist()
+            for _ in range(n)]
+
+
+def sharp_model():
+    """A tiny untrained model (eval mode) whose output layer is sharpened, so hypotheses end
+    with EOS at varied lengths: what decoding tests search with."""
+    import torch
+    from nmtprune.model.seq2seq import build_model
+    m = build_model(tiny_config(), seed=11).eval()
+    with torch.no_grad():
+        m.decoder.out.weight.mul_(8)
+    return m
+
+
 def nmt(*args, stdin=None):
     """Run the CLI in a subprocess (one thread)."""
     import os

@@ -7,31 +7,21 @@ from nmtprune.decode.kernels import Stepper
 from nmtprune.decode.search import beam_search, greedy_search, top_candidates
 from nmtprune.decode.translation import translate_ids
 
-from helpers import tiny_config
-
-
-def _sources(n=12, seed=0, vocab=50):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randint(4, vocab, (int(torch.randint(1, 9, (1,), generator=g)),), generator=g).tolist()
-            for _ in range(n)]
+from helpers import random_sources, sharp_model, tiny_config
 
 
 @pytest.fixture(scope="module")
 def model():
-    m = build_model(tiny_config(), seed=11).eval()
-    # Sharpen the output so hypotheses end with EOS at varied lengths.
-    with torch.no_grad():
-        m.decoder.out.weight.mul_(8)
-    return m
+    return sharp_model()
 
 
 def test_beam_one_equals_greedy(model):
-    src, lens = pad_sources(_sources())
+    src, lens = pad_sources(random_sources())
     assert beam_search(model, src, lens, beam=1) == greedy_search(model, src, lens)
 
 
 def test_batched_beam_equals_one_by_one(model):
-    sources = _sources(8, seed=2)
+    sources = random_sources(8, seed=2)
     batched = translate_ids(model, sources, beam=4, batch_size=8)
     single = translate_ids(model, sources, beam=4, batch_size=1)
     assert batched == single
@@ -49,7 +39,7 @@ def test_beam_scores_at_least_greedy(model):
         lp = torch.log_softmax(model(Batch(s, l, tin, tgt, torch.zeros(1))), -1)[0]
         return sum(lp[t, y].item() for t, y in enumerate(tgt[0].tolist()))
 
-    for src in _sources(6, seed=4):
+    for src in random_sources(6, seed=4):
         s, l = pad_sources([src])
         g = greedy_search(model, s, l, max_len_a=4, max_len_b=40)[0]
         b = beam_search(model, s, l, beam=5, alpha=0.0, max_len_a=4, max_len_b=40)[0]
@@ -90,7 +80,7 @@ def test_stepper_kernels_match_the_training_step(attention, input_feed, kernels,
     with torch.no_grad():                              # a pruned-looking model
         for p in m.parameters():
             p.mul_(torch.rand(p.shape) > 0.7)
-    src, lens = pad_sources(_sources(4, seed=5))
+    src, lens = pad_sources(random_sources(4, seed=5))
     dense, other = Stepper(m, "dense"), Stepper(m, kernels, rows=8)
     with torch.inference_mode():
         memory, s1 = m.encode(src, lens)

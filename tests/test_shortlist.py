@@ -12,9 +12,8 @@ from nmtprune.decode.search import beam_search, greedy_search
 from nmtprune.decode.shortlist import Shortlist, build_shortlist, prepared_shortlist
 from nmtprune.decode.translation import translate_ids
 from nmtprune.errors import NmtpruneError
-from nmtprune.model.seq2seq import build_model
 
-from helpers import nmt, tiny_config
+from helpers import nmt, random_sources, sharp_model
 
 
 def _pairs():
@@ -62,23 +61,14 @@ def test_save_load_round_trip(tmp_path):
 
 @pytest.fixture(scope="module")
 def model():
-    m = build_model(tiny_config(), seed=11).eval()
-    with torch.no_grad():
-        m.decoder.out.weight.mul_(8)
-    return m
-
-
-def _sources(n=10, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randint(4, 50, (int(torch.randint(1, 9, (1,), generator=g)),), generator=g).tolist()
-            for _ in range(n)]
+    return sharp_model()
 
 
 @pytest.mark.parametrize("kernels", ["dense", "auto"])
 def test_a_shortlist_of_every_word_changes_nothing(model, kernels):
     V = model.decoder.out.weight.size(0)
     everything = Shortlist(torch.arange(V), torch.full((model.cfg.src_vocab, 1), -1))
-    sources = _sources()
+    sources = random_sources(10)
     want = translate_ids(model, sources, beam=4, batch_size=4, kernels=kernels)
     assert translate_ids(model, sources, beam=4, batch_size=4, kernels=kernels, shortlist=everything) == want
     assert translate_ids(model, sources, beam=1, batch_size=4, kernels=kernels, shortlist=everything) == \
@@ -86,7 +76,7 @@ def test_a_shortlist_of_every_word_changes_nothing(model, kernels):
 
 
 def test_a_narrow_shortlist_only_produces_its_words(model):
-    src, lens = pad_sources(_sources(6, seed=3))
+    src, lens = pad_sources(random_sources(6, seed=3))
     full = beam_search(model, src, lens, beam=4)
     used = {t for h in full for t in h}
     keep = torch.tensor(sorted({0, 1, 2, 3, 5, 9, 20} | used))

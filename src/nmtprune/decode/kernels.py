@@ -61,7 +61,6 @@ class Stepper:
         self.out_w, self.out_b = dec.out.weight.detach(), dec.out.bias.detach()
         self._out: Callable = dec.out
         if self.dense:           # the plain path: nothing to measure or convert
-            self._full_out = self._out
             return
         with torch.inference_mode():
             mats, biases = self._matrices(use_table=kernels != "sparse")
@@ -70,7 +69,7 @@ class Stepper:
         if any(e["kernel"] == "bf16" for e in self.report.values()):
             # ~30% faster encoding; states come back fp32.
             self.encoder_bf16 = copy.deepcopy(model.encoder).to(torch.bfloat16).eval()
-        self._out = self._full_out = self.ops["out"]
+        self._out = self.ops["out"]
 
     def _matrices(self, *, use_table: bool) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The per-step weight matrices (inputs side by side) and their constant biases."""
@@ -98,7 +97,7 @@ class Stepper:
         Logits then have V' columns, column j standing for word ``ids[j]``."""
         self.vocab = ids
         if ids is None:
-            self._out = self._full_out
+            self._out = self.ops.get("out", self.dec.out)
             return
         self._out = dense_product(self.out_w.index_select(0, ids), bias=self.out_b.index_select(0, ids))
 
