@@ -85,3 +85,48 @@ def test_a_given_checkpoints_own_run_sets_the_sparse_arms_precision_seed_and_mod
     assert baseline_seed(base) == 77
     (base / "summary.json").write_text(json.dumps({"steps": 40}))         # a baseline the study trained itself
     assert baseline_seed(base) == BASELINE_SEED and _train_settings(cfg, 5, base)[0] == "small"
+
+
+def test_an_experiments_own_retraining_is_its_own_run_row_and_figure(raw_dir, tmp_path):
+    """The headline may retrain longer than the study: its retrained run is a run of its own (the
+    other runs keep their ids), it trains its own budget, and neither the figures nor the report's
+    table average it with the study's retraining as if the two were seeds."""
+    from nmtprune.study.plan import plan
+    from nmtprune.study.report import results_table
+    from nmtprune.study.store import Store
+    own = {**MICRO, "retrain": {"max_steps": 3, "batch_tokens": 1500},
+           "experiments": {"headline": {"sparsities": [0.9], "retraining": {"max_steps": 5}},
+                           "retrain": {"sparsities": [0.9]}}}
+    plain = {**own, "experiments": {"headline": {"sparsities": [0.9]}, "retrain": {"sparsities": [0.9]}}}
+    ids = {}
+    for name, c in (("own", own), ("plain", plain)):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(c))
+        ids[name] = {r["id"]: r for r in plan(load_config(path=tmp_path / f"{name}.yaml"), [], 1)}
+    assert set(ids["plain"]) < set(ids["own"]) and len(ids["own"]) == len(ids["plain"]) + 1
+    [extra] = [r for i, r in ids["own"].items() if i not in ids["plain"]]
+    assert extra["retrained"] and extra["retraining"] == {"max_steps": 5} and extra["experiment"] == "headline"
+
+    run_study(str(raw_dir), str(tmp_path / "s"), config=str(tmp_path / "own.yaml"), progress=False)
+    runs = Store(tmp_path / "s" / "study.db", create=False).runs()
+    retrained = {json.dumps(r.get("retraining")): r["metrics"] for r in runs if r["kind"] == "prune" and r["retrained"]}
+    assert {k: m["steps"] for k, m in retrained.items()} == {"null": 3, '{"max_steps": 5}': 5}
+    assert retrained['{"max_steps": 5}']["budget"].startswith("5 steps")
+    labels = [row[0] for row in results_table(runs) if row[1] == "90.0%" and row[0].startswith("class-blind +")]
+    assert sorted(labels) == ["class-blind + gradual", "class-blind + gradual (5 steps, restart learning rates)"]
+    report = (tmp_path / "s" / "report.md").read_text()
+    headline = report.split("## Headline")[1].split("##")[0]
+    assert "(5 steps, restart learning rates)" in headline and "(3 steps" not in headline
+
+
+def test_an_experiments_retraining_is_checked_when_the_config_loads(tmp_path):
+    from nmtprune.errors import NmtpruneError
+    for bad, message in (({"max_step": 5}, "unknown key 'max_step' in retraining; valid: recipe"),
+                         ({"recipe": "magic"}, "experiment 'headline': unknown retrain recipe 'magic'"),
+                         ([5], "retraining is a mapping")):
+        f = tmp_path / "bad.yaml"
+        f.write_text(yaml.safe_dump({**MICRO, "experiments": {"headline": {"retraining": bad}}}))
+        with pytest.raises(NmtpruneError, match=message):
+            load_config(path=f)
+    f.write_text(yaml.safe_dump({**MICRO, "experiments": {"no_retrain": {"retraining": {"max_steps": 5}}}}))
+    with pytest.raises(NmtpruneError, match="unknown key 'retraining' in experiment 'no_retrain'"):
+        load_config(path=f)

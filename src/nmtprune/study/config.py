@@ -7,6 +7,7 @@ their settings: :data:`nmtprune.study.experiments.EXPERIMENTS`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from importlib import resources
@@ -16,6 +17,7 @@ import yaml
 
 from ..errors import NmtpruneError, choose
 from ..model.init import INIT_SCHEMES
+from ..training.config import TrainConfig
 from ..training.recipes import RECIPES
 from ..training.schedules import SCHEDULES
 from .experiments import EXPERIMENTS
@@ -81,6 +83,9 @@ def load_config(*, path: str | Path | None = None, preset: str | None = None) ->
                     if not isinstance(scheme, str) or scheme not in INIT_SCHEMES:
                         raise NmtpruneError(f"{where}: unknown init {scheme!r} in experiment {name!r}; "
                                             f"valid: {', '.join(INIT_SCHEMES)}")
+    for name, settings in exps.items():
+        if "retraining" in settings:
+            settings["retraining"] = _retraining(settings["retraining"], f"{where}: experiment {name!r}")
     if not exps:
         raise NmtpruneError(f"{where}: no experiments listed; valid: {', '.join(EXPERIMENTS)}")
     cfg["experiments"] = exps
@@ -93,6 +98,28 @@ def load_config(*, path: str | Path | None = None, preset: str | None = None) ->
     except NmtpruneError as e:
         raise NmtpruneError(f"{where}: {e}") from None
     return cfg
+
+
+# What an experiment's ``retraining`` may set: the keys of the study's ``retrain`` section.
+RETRAIN_KEYS = ("recipe", "schedule", "rounds", *(f.name for f in dataclasses.fields(TrainConfig)))
+
+
+def _retraining(value, where: str) -> dict:
+    """An experiment's own retraining settings, checked (a mapping of :data:`RETRAIN_KEYS`)."""
+    value = value or {}
+    if not isinstance(value, dict):
+        raise NmtpruneError(f"{where}: retraining is a mapping of retrain settings, e.g. {{max_steps: 500}}")
+    for k in value:
+        if k not in RETRAIN_KEYS:
+            raise NmtpruneError(f"{where}: unknown key {k!r} in retraining; valid: {', '.join(RETRAIN_KEYS)}")
+    try:
+        if "recipe" in value:
+            choose("retrain recipe", value["recipe"], RECIPES)
+        if "schedule" in value:
+            choose("retrain schedule", value["schedule"], SCHEDULES)
+    except NmtpruneError as e:
+        raise NmtpruneError(f"{where}: {e}") from None
+    return value
 
 
 def config_hash(obj) -> str:

@@ -136,7 +136,8 @@ def run_dense(spec: dict, ctx: RunContext, rundir: Path) -> dict:
 def run_prune(spec: dict, ctx: RunContext, rundir: Path) -> dict:
     cfg, device = ctx.cfg, ctx.device
     pruned = rundir / "pruned"
-    recipe = cfg["retrain"].get("recipe", "gradual")       # the best recipe (benchmarks/recovery.py)
+    settings = retrain_settings(cfg, spec)
+    recipe = settings.get("recipe", "gradual")             # the best recipe (benchmarks/recovery.py)
     one_cut = not spec["retrained"] or recipe == "oneshot" or spec["only_classes"]
     if one_cut:          # a recipe from the dense model needs no one-shot cut (OBD scoring is not cheap)
         with console_muted():                # its line is in pruned/prune.log
@@ -144,14 +145,14 @@ def run_prune(spec: dict, ctx: RunContext, rundir: Path) -> dict:
     if not spec["retrained"]:
         return evaluate_run(pruned, cfg, spec, device)
     if one_cut:
-        schedule, settings = split_settings(cfg["retrain"])
+        schedule, overrides = split_settings(settings)
         with console_muted():
-            retrain(pruned, rundir / "retrained", train_overrides={**settings, "seed": BASELINE_SEED + spec["seed"]},
+            retrain(pruned, rundir / "retrained", train_overrides={**overrides, "seed": BASELINE_SEED + spec["seed"]},
                     device=device, progress=ctx.progress, schedule=schedule)
         model = rundir / "retrained"
     else:                                  # the study's retraining is a recovery recipe from the dense model
         model = _recipe(recipe, spec, ctx, rundir / "recipe")
-    return {**evaluate_run(model, cfg, spec, device), "recipe": recipe, "budget": retrain_budget(cfg),
+    return {**evaluate_run(model, cfg, spec, device), "recipe": recipe, "budget": retrain_budget(settings),
             "model_dir": _within(model, rundir), **steps_under(rundir)}
 
 
@@ -172,15 +173,20 @@ def steps_under(rundir: Path) -> dict:
     return {"steps": sum(s.get("steps", 0) for s in summaries)} if summaries else {}
 
 
-def retrain_budget(cfg: dict) -> str:
-    """The study's retraining budget in words, for captions."""
-    r = cfg["retrain"]
+def retrain_settings(cfg: dict, spec: dict) -> dict:
+    """How a retrained run retrains: the study's ``retrain`` settings, with its experiment's own
+    ``retraining`` over them (the spec carries those only where the experiment sets any)."""
+    return {**cfg["retrain"], **(spec.get("retraining") or {})}
+
+
+def retrain_budget(r: dict) -> str:
+    """A run's retraining budget (its :func:`retrain_settings`) in words, for captions."""
     steps = f"{r['max_steps']} steps" if r.get("max_steps") else f"{r.get('epochs', 'two thirds of the preset')} epochs"
     return f"{steps}, {r.get('schedule', 'restart')} learning rates"
 
 
 def _recipe(name: str, spec: dict, ctx: RunContext, out: Path) -> Path:
-    settings = {**ctx.cfg["retrain"], "seed": BASELINE_SEED + spec["seed"]}
+    settings = {**retrain_settings(ctx.cfg, spec), "seed": BASELINE_SEED + spec["seed"]}
     with console_muted():
         return RECIPES[choose("recipe", name, RECIPES)].run(
             ctx.baseline, out, spec_pruning(spec, ctx.cfg), settings, device=ctx.device, progress=ctx.progress)
@@ -190,7 +196,8 @@ def run_recipe(spec: dict, ctx: RunContext, rundir: Path) -> dict:
     """A recovery recipe (``spec["recipe"]``) at the study's retraining budget."""
     model = _recipe(spec["recipe"], spec, ctx, rundir)
     return {**evaluate_run(model, ctx.cfg, spec, ctx.device), "recipe": spec["recipe"],
-            "budget": retrain_budget(ctx.cfg), "model_dir": _within(model, rundir), **steps_under(rundir)}
+            "budget": retrain_budget(retrain_settings(ctx.cfg, spec)), "model_dir": _within(model, rundir),
+            **steps_under(rundir)}
 
 
 def _train_masked(spec: dict, ctx: RunContext, rundir: Path, *, seed: int, init: str | None) -> dict:

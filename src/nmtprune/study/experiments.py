@@ -21,7 +21,9 @@ class Experiment:
 
     Attributes:
         planner: ``(settings[, classes]) -> [run spec]`` (the weight classes when ``needs_classes``).
-        defaults: every setting with its default; a config may override only these keys.
+        defaults: every setting with its default; a config may override only these keys. An
+            experiment with retrained runs has ``retraining``: settings merged over the study's
+            ``retrain`` for its retrained runs (e.g. a larger budget for the headline).
         figure: ``(runs, figdir, settings[, study dir]) -> (file, caption) | None``
             (the study directory when ``reads_files``: the figure plots files the study stored).
         collect: ``(study dir, runs, settings) -> None``, run after the runs: computes data the
@@ -35,21 +37,36 @@ class Experiment:
     collect: Callable[[Path, list[dict], dict], None] | None = None
 
     def runs(self, settings: dict, classes: list[str]) -> list[dict]:
-        """The run specs of this experiment for ``settings``."""
-        return self.planner(settings, classes) if self.needs_classes else self.planner(settings)
+        """The run specs of this experiment for ``settings``; its retrained runs carry the
+        experiment's own ``retraining`` settings where it has any (only then: the other runs'
+        ids stay what they were)."""
+        runs = self.planner(settings, classes) if self.needs_classes else self.planner(settings)
+        own = settings.get("retraining")
+        return [{**r, "retraining": dict(own)} if own and r["retrained"] else r for r in runs]
+
+    @staticmethod
+    def visible(runs: list[dict], settings: dict) -> list[dict]:
+        """The runs this experiment's figure and data see: every run not retrained, and the
+        retrained runs retrained as this experiment retrains (the study's settings, or its own
+        ``retraining``), so runs of two budgets never average as if they were seeds."""
+        own = settings.get("retraining") or None
+        return [r for r in runs if not r["retrained"] or (r.get("retraining") or None) == own]
 
     def draw(self, runs: list[dict], figdir: Path, settings: dict, study: Path) -> tuple[str, str] | None:
-        """Draw the figure into ``figdir``; returns ``(file name, caption)`` or None."""
+        """Draw the figure into ``figdir`` from the runs it sees (:meth:`visible`); returns
+        ``(file name, caption)`` or None."""
+        runs = self.visible(runs, settings)
         if self.reads_files:
             return self.figure(runs, figdir, settings, study)
         return self.figure(runs, figdir, settings)
 
 
 EXPERIMENTS: dict[str, Experiment] = {
-    "headline": Experiment(G.plan_headline, {"sparsities": [0.8, 0.9]}, sparsity.fig_headline),
+    "headline": Experiment(G.plan_headline, {"sparsities": [0.8, 0.9], "retraining": {}}, sparsity.fig_headline),
     "no_retrain": Experiment(G.plan_no_retrain, {"sparsities": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
                              sparsity.fig_no_retrain),
-    "retrain": Experiment(G.plan_retrain, {"sparsities": [0.5, 0.6, 0.7, 0.8, 0.9], "init": "uniform"},
+    "retrain": Experiment(G.plan_retrain, {"sparsities": [0.5, 0.6, 0.7, 0.8, 0.9], "init": "uniform",
+                                           "retraining": {}},
                           sparsity.fig_retrain),
     "class_share": Experiment(G.plan_class_share, {"compare_at": 0.9, "sparsities": [0.5, 0.8]},
                               classes.fig_class_share),
@@ -61,17 +78,19 @@ EXPERIMENTS: dict[str, Experiment] = {
     "sentence_bleu": Experiment(G.plan_sentence_bleu, {"sparsity": 0.8}, sentences.fig_sentence_bleu,
                                 reads_files=True),
     "extreme": Experiment(G.plan_extreme, {"sparsities": [0.9, 0.95, 0.98, 0.99, 0.995],
-                                           "retrain_sparsities": [0.9, 0.95, 0.98, 0.99, 0.995]},
+                                           "retrain_sparsities": [0.9, 0.95, 0.98, 0.99, 0.995], "retraining": {}},
                           sparsity.fig_extreme),
     "snip_init": Experiment(G.plan_snip_init, {"sparsity": 0.9, "batches": 1, "inits": [
         "uniform", "kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal"]}, snip.fig_snip_init),
     "snip_batches": Experiment(G.plan_snip_batches, {"sparsity": 0.9, "init": "kaiming_normal", "batches": [1, 4, 16]},
                                snip.fig_snip_batches),
     "recipes": Experiment(G.plan_recipes, {"sparsities": [0.8, 0.9, 0.95],
-                                           "recipes": ["oneshot", "gradual", "gradual_kd", "iterative"]},
+                                           "recipes": ["oneshot", "gradual", "gradual_kd", "iterative"],
+                                           "retraining": {}},
                           recovery.fig_recipes),
-    "units": Experiment(G.plan_units, {"sparsities": [0.25, 0.5, 0.75], "weight_sparsities": [0.5, 0.8, 0.9]},
+    "units": Experiment(G.plan_units, {"sparsities": [0.25, 0.5, 0.75], "weight_sparsities": [0.5, 0.8, 0.9],
+                                       "retraining": {}},
                         units.fig_units),
-    "attention": Experiment(G.plan_attention, {"sparsity": 0.9, "sentence": 0}, sentences.fig_attention,
+    "attention": Experiment(G.plan_attention, {"sparsity": 0.9, "sentence": 0, "retraining": {}}, sentences.fig_attention,
                             reads_files=True, collect=collect_attention),
 }

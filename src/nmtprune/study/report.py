@@ -52,7 +52,9 @@ def _method(r) -> str:
     if not r["retrained"]:
         return label
     recipe = r.get("recipe") or r["metrics"].get("recipe")     # the study's retraining is a recipe too
-    return label + (f" + {recipe}" if recipe else " + retrain")
+    label += f" + {recipe}" if recipe else " + retrain"
+    # an experiment's own retraining (e.g. a larger budget) is a row of its own, not another seed
+    return label + (f" ({r['metrics'].get('budget') or r['retraining']})" if r.get("retraining") else "")
 
 
 def results_table(runs) -> list[list[str]]:

@@ -218,7 +218,7 @@ def _collect(cfg: dict, out: Path, store: Store) -> None:
         if collect is None:
             continue
         try:
-            collect(out, runs, settings)
+            collect(out, EXPERIMENTS[name].visible(runs, settings), settings)
         except (KeyError, IndexError, ValueError, TypeError, NmtpruneError) as e:   # its figure says it is missing
             logger.warning(f"data for {name} skipped: {type(e).__name__}: {e}")
 
