@@ -56,7 +56,7 @@ def test_fp32_round_trip_is_bit_exact(pruned):
     assert not tmp.exists()
 
 
-@pytest.mark.parametrize("values, tol", [("fp16", 1e-3), ("int8", 2e-2)])
+@pytest.mark.parametrize("values, tol", [("fp16", 1e-3), ("int8", 1 / 254 + 1e-6), ("int4", 1 / 14 + 1e-3)])
 def test_lossy_values_are_close(pruned, values, tol):
     export(pruned / "pruned", pruned / f"m.{values}.nmtz", values=values)
     a, b = load_checkpoint(pruned / "pruned"), load_nmtz(pruned / f"m.{values}.nmtz")
@@ -64,6 +64,30 @@ def test_lossy_values_are_close(pruned, values, tol):
         assert (x - y).abs().max() <= tol * max(x.abs().max().item(), 1e-6), n
         if n in a.masks:
             assert torch.all(y[~a.masks[n]] == 0)
+
+
+def test_int4_packs_two_values_a_byte_in_a_version_2_file(pruned, tmp_path):
+    """int4: levels -7..7 against per-row fp16 scales, two to a byte (an odd count padded), so a
+    matrix's values take half its int8 bytes; only such files are format version 2."""
+    import numpy as np
+    from nmtprune.checkpoint.nmtz import decode_tensor, encode_tensor, read_nmtz
+    w = torch.tensor([[0.7, -0.1, 0.05], [0.0, 0.0, 0.0], [-2.0, 1.0, 0.3]])
+    mask = torch.tensor([[True, True, False], [True, False, False], [True, True, True]])
+    entry, blobs = encode_tensor(w, mask, "int4")
+    assert len(blobs["values"]) == 3 and len(blobs["scales"]) == 3 * 2          # 6 kept -> 3 bytes
+    got, m = decode_tensor(entry, lambda k: blobs[k])
+    scale = np.float16(2.0 / 7)                                                 # row 2's, as stored
+    assert torch.equal(m, mask) and got[2, 0].item() == pytest.approx(-7 * float(scale), rel=1e-6)
+    assert got[0, 1].item() == pytest.approx(-0.1, abs=0.7 / 14 + 1e-4) and got[0, 2] == 0
+    odd, odd_blobs = encode_tensor(torch.ones(1, 5), torch.ones(1, 5, dtype=torch.bool), "int4")
+    ones = decode_tensor(odd, lambda k: odd_blobs[k])[0]
+    assert len(odd_blobs["values"]) == 3 and torch.allclose(ones, torch.ones(1, 5), atol=1e-3)  # fp16 scale
+    r8 = export(pruned / "pruned", tmp_path / "m8.nmtz", values="int8")
+    r4 = export(pruned / "pruned", tmp_path / "m4.nmtz", values="int4")
+    assert r4["bytes"] < r8["bytes"]
+    assert [read_nmtz(tmp_path / f)[0]["format_version"] for f in ("m8.nmtz", "m4.nmtz")] == [1, 2]
+    assert (tmp_path / "m4.nmtz").read_bytes()[4:6] == struct.pack("<H", 2)
+    assert len(translate(str(tmp_path / "m4.nmtz"), LINES, beam=2)) == len(LINES)
 
 
 def test_corrupted_truncated_and_newer_files_are_rejected(pruned, tmp_path):

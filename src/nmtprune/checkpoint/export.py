@@ -18,7 +18,7 @@ from ..model.seq2seq import Seq2Seq
 from ..model.units import removed_unit_keep, shrink
 from .load import load_checkpoint
 from .model_file import prep_fields
-from .nmtz import VALUES, VERSION, encode_tensor, write_nmtz
+from .nmtz import VALUES, encode_tensor, format_version, write_nmtz
 
 
 def _count(per_class: dict[str, dict], name: str, w, blobs: dict[str, bytes]) -> None:
@@ -50,7 +50,7 @@ def export(ckpt, out, *, values: str = "fp32") -> dict:
     ck = load_checkpoint(ckpt)
     model, masks = without_removed_units(ck.model, ck.masks)
     masks = masks or {}
-    header = {"format_version": VERSION, "model_config": json.loads(json.dumps(model.cfg.__dict__)),
+    header = {"format_version": format_version(values), "model_config": json.loads(json.dumps(model.cfg.__dict__)),
               "info": ck.info, **prep_fields(ck.prep, Path(out)), "values": values, "tensors": {}, "tokenizers": {}}
     payload = bytearray()
 

@@ -5,7 +5,10 @@ Layout: ``b"NMTZ"``, format version (u16), header length (u64), a JSON header
 the blobs, then the SHA-256 of everything before it. A pruned tensor is stored
 as a packed bitmask (np.packbits, then LZMA: a mask at 80% sparsity carries
 ~0.72 bits of information per weight, not 1) plus its kept values in row-major
-order; values are fp32 (lossless), fp16, or int8 with one fp32 scale per row.
+order; values are fp32 (lossless), fp16, int8 with one fp32 scale per row, or
+int4 (two per byte, low nibble first, levels -7..7) with one fp16 scale per row.
+Files with int4 values are format version 2 (a version-1 reader refuses them
+with "upgrade nmtprune"); all others stay version 1.
 """
 from __future__ import annotations
 
@@ -30,21 +33,47 @@ from ..model.seq2seq import Seq2Seq
 from .model_file import Checkpoint, locate_prep
 
 MAGIC = b"NMTZ"
-VERSION = 1
-VALUES = ("fp32", "fp16", "int8")
+VERSION = 2                  # the newest this code reads and writes (2: int4 values)
+VALUES = ("fp32", "fp16", "int8", "int4")
 _NP = {"fp32": np.float32, "fp16": np.float16}
+# Quantized values: (largest level, the scales' dtype). int4 keeps its scales in fp16 (at 4 bits a
+# value, fp32 scales would be a tenth of a unit-pruned model's file); int8's stay fp32 (version 1).
+_LEVELS = {"int8": (127, np.float32), "int4": (7, np.float16)}
+
+
+def format_version(values: str) -> int:
+    """The oldest format version that can hold ``values`` (old readers keep reading the rest)."""
+    return 2 if values == "int4" else 1
 
 
 def _encode_values(v: np.ndarray, rows: np.ndarray | None, n_rows: int, values: str) -> dict[str, bytes]:
-    """Kept values (1-D, row-major) -> blobs; int8 gets per-row scales (rows = row id of each value)."""
+    """Kept values (1-D, row-major) -> blobs; int8/int4 get per-row scales (rows = row id of each value)."""
     if values in _NP:
         return {"values": v.astype(_NP[values]).tobytes()}
+    top, dtype = _LEVELS[values]
     amax = np.zeros(n_rows, np.float32)
     if v.size:
         np.maximum.at(amax, rows, np.abs(v))
-    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
-    q = np.clip(np.rint(v / scale[rows]), -127, 127).astype(np.int8)
+    # quantize against the scale as stored (fp16-rounded for int4), so decoding is exact to the level
+    scale = np.where(amax > 0, amax / top, 1.0).astype(dtype).astype(np.float32)
+    q = np.clip(np.rint(v / scale[rows]), -top, top).astype(np.int8)
+    if values == "int4":
+        u = np.append(q + 8, 8).astype(np.uint8) if q.size % 2 else (q + 8).astype(np.uint8)
+        return {"values": (u[0::2] | (u[1::2] << 4)).tobytes(), "scales": scale.astype(dtype).tobytes()}
     return {"values": q.tobytes(), "scales": scale.tobytes()}
+
+
+def _decode_levels(entry: dict, blob, count: int, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quantized values: (levels as float32, per-row scales as float32)."""
+    _, dtype = _LEVELS[entry["values"]]
+    if entry["values"] == "int4":
+        packed = np.frombuffer(blob("values"), np.uint8)
+        u = np.empty(packed.size * 2, np.uint8)
+        u[0::2], u[1::2] = packed & 0xF, packed >> 4
+        q = u[:count].astype(np.float32) - 8
+    else:
+        q = np.frombuffer(blob("values"), np.int8, count=count).astype(np.float32)
+    return q, np.frombuffer(blob("scales"), dtype, count=n_rows).astype(np.float32)
 
 
 def encode_tensor(w: torch.Tensor, mask: torch.Tensor | None, values: str) -> tuple[dict, dict[str, bytes]]:
@@ -73,9 +102,8 @@ def decode_tensor(entry: dict, blob) -> tuple[torch.Tensor, torch.Tensor | None]
     if entry["encoding"] == "bitmask":
         mask = np.unpackbits(np.frombuffer(lzma.decompress(blob("mask")), np.uint8), count=n).astype(bool)
     count = n if mask is None else int(mask.sum())
-    if entry["values"] == "int8":
-        q = np.frombuffer(blob("values"), np.int8, count=count).astype(np.float32)
-        scale = np.frombuffer(blob("scales"), np.float32, count=n_rows)
+    if entry["values"] in _LEVELS:
+        q, scale = _decode_levels(entry, blob, count, n_rows)
         rows = np.nonzero(mask.reshape(n_rows, -1))[0] if mask is not None else np.repeat(np.arange(n_rows), n // n_rows)
         vals = q * scale[rows]
     else:
@@ -90,9 +118,10 @@ def decode_tensor(entry: dict, blob) -> tuple[torch.Tensor, torch.Tensor | None]
 
 
 def write_nmtz(path, header: dict, payload: bytes) -> None:
-    """Write the file atomically: magic, version, header length, JSON header, blobs, SHA-256."""
+    """Write the file atomically: magic, version (the header's ``format_version``), header length,
+    JSON header, blobs, SHA-256."""
     head = json.dumps(header).encode()
-    body = MAGIC + struct.pack("<HQ", VERSION, len(head)) + head + payload
+    body = MAGIC + struct.pack("<HQ", header["format_version"], len(head)) + head + payload
     atomic_write(path, body + hashlib.sha256(body).digest())
 
 

@@ -14,7 +14,7 @@ def _export(sub):
     sub.add_argument("checkpoint", help="checkpoint, its run directory, or an .nmtz file")
     sub.add_argument("--out", required=True, help="output file (.nmtz)")
     sub.add_argument("--values", default="fp32", choices=Names("--values", VALUES),
-                     help="kept values as fp32 (lossless), fp16 or int8 (per-row scales)")
+                     help="kept values as fp32 (lossless), fp16, int8 or int4 (per-row scales)")
 
     def run(a):
         from ..checkpoint.export import export
