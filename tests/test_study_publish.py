@@ -74,3 +74,35 @@ def test_the_headline_figure_title_states_its_finding():
     assert headline_finding(rows, 36.56) == ("At 80% / 90% of weights removed: one cut 0.6 / 0.0 BLEU, "
                                              "retrained 32.2 / 5.5 (dense 36.6)")
     assert headline_finding(rows[:1], 36.56).endswith("(BLEU 36.6)")      # nothing retrained to compare
+
+
+def _run(kind, crit, alloc, x, bleu, *, retrained=False, ppl=10.0, only=None, seed=0, **extra):
+    return {"kind": kind, "criterion": crit, "allocation": alloc, "sparsity": x, "retrained": retrained,
+            "only_classes": only, "granularity": None, "seed": seed, "init": None,
+            "metrics": {"bleu": bleu, "ppl": ppl, **extra}}
+
+
+def test_figure_titles_state_findings_from_their_runs():
+    """Each title is computed from the runs: the allocations where they differ most, each arm at
+    the experiment's largest sparsity, and the class pruning hurts most (here, as on the real
+    models, the one that lost the smallest weights)."""
+    from nmtprune.study.figures import findings
+    runs = [_run("dense", None, None, 0.0, 36.6, ppl=8.0)]
+    for x, (cb, cu, cd, rnd) in {0.5: (35.2, 34.5, 34.5, 0.4), 0.7: (16.3, 25.4, 22.9, 0.1)}.items():
+        for (c, a), b in zip([("magnitude", "class_blind"), ("magnitude", "class_uniform"),
+                              ("magnitude", "class_distribution"), ("random", "class_blind")], (cb, cu, cd, rnd)):
+            runs.append(_run("prune", c, a, x, b))
+    assert findings.no_retrain(runs, {"sparsities": [0.5, 0.7]}) == (
+        "Without retraining, at 70%: class-uniform 25.4, class-distribution 22.9, class-blind 16.3, random 0.1 BLEU")
+    runs += [_run("prune", "magnitude", "class_blind", 0.7, 30.0, retrained=True),
+             _run("scratch", "magnitude", "class_blind", 0.7, 2.0), _run("rewind", "magnitude", "class_blind", 0.7, 3.0)]
+    assert findings.retrain(runs, {"sparsities": [0.5, 0.7]}) == (
+        "At 70%: retrained 30.0, one cut 16.3, rewind 3.0, from scratch 2.0 BLEU")
+    for c, ppl, mx in (("softmax", 300.0, 0.15), ("tgt_embed", 10.0, 0.25)):
+        runs.append(_run("prune", "magnitude", "class_uniform", 0.9, 0.0, ppl=ppl, only=[c],
+                         classes={c: {"max_pruned_abs": mx}}))
+    assert findings.max_pruned(runs, {"sparsities": [0.5, 0.9]}) == (
+        "At 90% of one class: softmax hurts most (perplexity +292.0), though it lost the smallest weights "
+        "(largest |w| removed 0.150)")
+    assert findings.sensitivity(runs, {"sparsity": 0.9}).startswith("Pruning 90% of one class alone: softmax hurts most")
+    assert findings.ranked({"a": 1.0, "b": None, "c": 2.5}) == "c 2.5, a 1.0 BLEU"

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ...model.masks import load_masks
+from . import findings
 from .common import LABELS, dense_by_seed, plt, save, select, signed_log_axis
 
 ENC_MATRIX, DEC_MATRIX = "encoder.lstm.weight_hh_l0", "decoder.layers.0.weight_hh"
@@ -38,6 +39,8 @@ def fig_class_share(runs, out, s):
              if (rs := select(runs, kind="prune", criterion=c, allocation="class_blind", sparsity=x,
                               retrained=False, seed=0))}
         _class_bars(ax, g, f"{x:.0%} overall")
+    fig.suptitle(findings.class_share(runs, s), fontsize=10)
+    fig.tight_layout()
     return save(fig, out, "fig3_class_share.png"), (
         f"Share of each weight class pruned: class-blind vs class-distribution at {s['compare_at']:.0%}, and "
         f"class-blind magnitude, OBD and SNIP at {', '.join(f'{x:.0%}' for x in s['sparsities'])} (seed 0).")
@@ -65,8 +68,9 @@ def fig_sensitivity(runs, out, s):
     signed_log_axis(ax)
     ax.set_xticks(np.arange(len(classes)) + w * 1.5)
     ax.set_xticklabels(classes, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("perplexity change vs dense")
+    ax.set_ylabel("perplexity change vs dense\n(per subword piece, symlog)")
     ax.legend(fontsize=7)
+    ax.set_title(findings.sensitivity(runs, s), fontsize=9)
     return save(fig, out, "fig4_sensitivity.png"), (
         f"Sensitivity: perplexity change when only one class is pruned at {s['sparsity']:.0%} (of the class, "
         "or the threshold the whole-model allocation would use), minus the dense perplexity of the same seed "
@@ -89,12 +93,23 @@ def fig_max_pruned(runs, out, s):
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=c)
     signed_log_axis(ax)
     ax.set_xlabel("largest |w| removed")
-    ax.set_ylabel("perplexity change vs dense")
+    ax.set_ylabel("perplexity change vs dense\n(per subword piece, symlog)")
     ax.legend(fontsize=7)
+    ax.set_title(findings.wrapped(findings.max_pruned(runs, s), 80), fontsize=9)
     return save(fig, out, "fig5_max_pruned.png"), (
         "Perplexity change against the largest weight magnitude removed, pruning one class at a time "
         f"(class-uniform magnitude at {s['sparsities']}; seed 0, minus seed 0's dense perplexity; symmetric log "
         "scale: below 0 the pruned model is better).")
+def _empty_rows(found: list[tuple[str, dict]]) -> str:
+    """The heatmaps' finding: per criterion, the share of the two matrices' rows (hidden units'
+    gate rows) it empties completely (structure a dense kernel could drop)."""
+    said = []
+    for crit, masks in found:
+        rows = np.concatenate([~masks[n].numpy().any(axis=1) for n in (ENC_MATRIX, DEC_MATRIX)])
+        said.append(f"{LABELS[(crit, 'class_blind')]} {rows.mean():.0%}")
+    return "gate rows left empty: " + ", ".join(said)
+
+
 def fig_mask_heatmaps(runs, out, s, study: Path):
     found = []
     for crit in ("magnitude", "obd", "snip"):
@@ -113,6 +128,7 @@ def fig_mask_heatmaps(runs, out, s, study: Path):
             ax.set_title(f"{LABELS[(crit, 'class_blind')]}\n{name}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
+    fig.suptitle(f"At {s['sparsity']:.0%}: " + _empty_rows(found), fontsize=10)
     return save(fig, out, "fig6_mask_heatmaps.png"), (
         f"Masks at {s['sparsity']:.0%} (white = kept, black = pruned) of the first encoder and decoder LSTM "
         "recurrent matrices (rows: the i, f, g, o gate blocks) for class-blind magnitude, OBD and SNIP.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...training.recipes import RECIPES
+from . import findings
 from .common import curve, line, plt, save, sparsity_panels
 
 
@@ -14,7 +15,9 @@ def fig_recipes(runs, out, s):
     for name in s["recipes"]:
         line(a, *curve(runs, "bleu", kind="recipe", recipe=name), name)
         line(b, *curve(runs, "ppl", kind="recipe", recipe=name), name)
-    sparsity_panels(runs, ((a, "bleu", "BLEU"), (b, "ppl", "perplexity (per subword piece)")))
+    sparsity_panels(runs, ((a, "bleu", "BLEU"), (b, "ppl", "perplexity per subword piece (log scale)")))
+    b.set_yscale("log")                      # one cut and gradual differ by decades at 90-95%
+    fig.suptitle(findings.recipes(runs, s), fontsize=10)
     budget = done[0]["metrics"].get("budget", "the study's retraining budget")
     what = "; ".join(f"{n}: {RECIPES[n].description if n in RECIPES else n}" for n in s["recipes"])
     split = (" iterative splits it evenly over its rounds, rounded down to whole epochs (so it may train "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import findings
 from .common import LABELS, plt, save, select
 
 ATTENTION_FILE = "attention.json"      # written by the study runner (nmtprune.study.attention)
@@ -32,6 +33,8 @@ def fig_sentence_bleu(runs, out, s, study: Path):
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("sentence BLEU")
     meds = ", ".join(f"{l}: {np.median(d):.1f}" for l, d in zip(labels, data))
+    ax.set_title(findings.wrapped(f"At {s['sparsity']:.0%} without retraining, "
+                                  + findings.sentence_bleu(labels, [float(np.median(d)) for d in data])), fontsize=9)
     return save(fig, out, "fig7_sentence_bleu.png"), (
         f"Sentence-level BLEU (median, quartiles, whiskers at 1.5 IQR) per method at {s['sparsity']:.0%} without "
         f"retraining. Medians: {meds}.")
@@ -51,6 +54,8 @@ def fig_attention(runs, out, s, study: Path):
         ax.set_yticks(range(len(m["hyp"])))
         ax.set_yticklabels(m["hyp"], fontsize=7)
         ax.set_title(m["label"], fontsize=9)
+    fig.suptitle(f"Where the dense and the {s['sparsity']:.0%} pruned + retrained model attend "
+                 f"(sentence {s['sentence']}, each model's own translation)", fontsize=10)
     return save(fig, out, "fig11_attention.png"), (
         f"Attention alignments for sentence {s['sentence']} of `{data.get('split', 'test_2016_flickr')}` "
         "(each model's own greedy translation): dense vs "

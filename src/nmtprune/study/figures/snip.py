@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import bars, budgets, plt, save
+from . import findings
+from .common import bars, budgets, dense_value, plt, save
+
+
+def _dense(ax, runs) -> None:
+    d = dense_value(runs, "bleu")
+    if d is not None:
+        ax.axhline(d, color="k", ls="--", lw=1, label=f"dense ({d:.1f})")
+        ax.legend(fontsize=8)
 
 
 def fig_snip_init(runs, out, s):
@@ -17,8 +25,11 @@ def fig_snip_init(runs, out, s):
             stds.append(np.std(vals))
     if not labels:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     bars(ax, labels, means, stds, "BLEU")
+    _dense(ax, runs)
+    ax.set_title(findings.wrapped(f"SNIP at {s['sparsity']:.0%}, by initialisation: "
+                                  + findings.ranked(dict(zip(labels, means))), 80), fontsize=9)
     return save(fig, out, "fig9_snip_init.png"), (
         f"SNIP training at {s['sparsity']:.0%}: masks scored at initialisation ({s['batches']} batch) under each "
         "initialisation scheme, then trained with the mask fixed."
@@ -39,6 +50,9 @@ def fig_snip_batches(runs, out, s):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("batches used for SNIP saliency")
     ax.set_ylabel("BLEU")
+    _dense(ax, runs)
+    ax.set_title(f"SNIP at {s['sparsity']:.0%}, by scoring batches: " + findings.ranked(
+        {f"{x} batch{'es' if x > 1 else ''}": float(np.mean(pts[x])) for x in xs}), fontsize=9)
     return save(fig, out, "fig10_snip_batches.png"), (
         f"SNIP training at {s['sparsity']:.0%} ({s['init']} init): BLEU against the number of batches used to "
         "score the connections."

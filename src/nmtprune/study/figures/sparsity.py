@@ -1,6 +1,7 @@
 """Quality against sparsity: the headline, without and with retraining, extreme sparsity."""
 from __future__ import annotations
 
+from . import findings
 from .common import LABELS, bars, budgets, curve, dense_value, line, plt, retraining, save, sparsity_panels
 
 
@@ -48,8 +49,9 @@ def fig_no_retrain(runs, out, s):
     for key, label in list(LABELS.items())[:4]:
         line(a, *curve(runs, "bleu", kind="prune", criterion=key[0], allocation=key[1], retrained=False), label)
         line(b, *curve(runs, "ppl", kind="prune", criterion=key[0], allocation=key[1], retrained=False), label)
-    sparsity_panels(runs, ((a, "bleu", "BLEU"), (b, "ppl", "perplexity")))
+    sparsity_panels(runs, ((a, "bleu", "BLEU"), (b, "ppl", "perplexity per subword piece (log scale)")))
     b.set_yscale("log")
+    fig.suptitle(findings.no_retrain(runs, s), fontsize=10)
     return save(fig, out, "fig1_no_retrain.png"), (
         "BLEU and perplexity against sparsity without retraining: magnitude pruning with class-blind, "
         f"class-uniform and class-distribution thresholds, and random pruning, at {s['sparsities']}.")
@@ -69,9 +71,10 @@ def fig_retrain(runs, out, s):
     d = dense_value(runs, "bleu")
     if d is not None:
         ax.axhline(d, color="k", ls="--", lw=1, label="dense")
-    ax.set_xlabel("sparsity (%)")
+    ax.set_xlabel("sparsity (% of weights removed)")
     ax.set_ylabel("BLEU")
     ax.legend(fontsize=8)
+    ax.set_title(findings.wrapped(findings.retrain(runs, s), 80), fontsize=9)
     return save(fig, out, "fig2_retrain.png"), (
         f"Retraining: class-blind pruned only vs pruned and retrained (the study's {retraining(runs)}), random pruning "
         "with retraining; training with the same class-blind masks from a fresh initialisation "
@@ -89,9 +92,13 @@ def fig_extreme(runs, out, s):
             keep = x >= min(s["sparsities"] + s["retrain_sparsities"]) - 1e-9
             line(ax, x[keep], y[keep], sd[keep], f"{LABELS[(crit, 'class_blind')]}"
                   f"{' + retrain' if rt else ''}", ls=ls)
-    ax.set_xlabel("sparsity (%)")
+    d = dense_value(runs, "bleu")
+    if d is not None:
+        ax.axhline(d, color="k", ls="--", lw=1, label="dense")
+    ax.set_xlabel("sparsity (% of weights removed)")
     ax.set_ylabel("BLEU")
     ax.legend(fontsize=7)
+    ax.set_title(findings.wrapped(findings.extreme(runs, s), 85), fontsize=9)
     return save(fig, out, "fig8_extreme.png"), (
         f"Extreme sparsity ({s['sparsities']}): BLEU with (solid) and without (dashed) retraining for "
         f"class-blind magnitude, random, OBD and SNIP (retraining: the study's {retraining(runs)}).")
