@@ -2,7 +2,7 @@
 
 Prunes CKPT (class-blind magnitude) at 80% and 90% -- or takes already-pruned
 (e.g. pruned and retrained) checkpoints of the same model with --pruned --,
-exports each with fp32, fp16 and int8 values, and evaluates BLEU (beam 5) on
+exports each with fp32, fp16, int8 and int4 values, and evaluates BLEU (beam 5) on
 test_2016_flickr from the exported file itself, next to the BLEU of the pruned
 checkpoint it came from (fp32 must match it exactly).
 
@@ -47,7 +47,7 @@ def main() -> None:
     for x, pruned in sources:
         x = round(x, 4)
         ref = evaluate(str(pruned), split=a.split, beam=a.beam, out_dir=str(work / f"ref{x}"))["bleu"]
-        for values in ("fp32", "fp16", "int8"):
+        for values in ("fp32", "fp16", "int8", "int4"):
             f = work / f"p{x}.{values}.nmtz"
             r = export(pruned, f, values=values)
             bleu = evaluate(str(f), split=a.split, beam=a.beam, out_dir=str(work / f.stem))["bleu"]
