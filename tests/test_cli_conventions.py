@@ -63,7 +63,7 @@ def test_help_shows_choices_and_defaults(cmd, shown, capsys):
     (["train", "p", "--preset", "huge", "--out", "o"], "unknown preset 'huge'; valid: tiny, small, paper"),
     (["retrain", "ck", "--schedule", "cosine", "--out", "o"], "unknown schedule 'cosine'; valid: restart"),
     (["translate", "ck", "--kernels", "fast"], "unknown kernels 'fast'; valid: dense, sparse, auto, bf16"),
-    (["export", "ck", "--out", "m.nmtz", "--values", "int4"], "unknown --values 'int4'"),
+    (["export", "ck", "--out", "m.nmtz", "--values", "int2"], "unknown --values 'int2'; valid: fp32, fp16, int8, int4"),
 ])
 def test_a_name_outside_the_registry_is_a_one_line_error(args, message, capsys):
     assert main(args) == 2
