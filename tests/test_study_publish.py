@@ -101,8 +101,12 @@ def test_figure_titles_state_findings_from_their_runs():
     for c, ppl, mx in (("softmax", 300.0, 0.15), ("tgt_embed", 10.0, 0.25)):
         runs.append(_run("prune", "magnitude", "class_uniform", 0.9, 0.0, ppl=ppl, only=[c],
                          classes={c: {"max_pruned_abs": mx}}))
-    assert findings.max_pruned(runs, {"sparsities": [0.5, 0.9]}) == (
+    from nmtprune.study.figures.classes import max_pruned_points, sensitivity_changes
+    s = {"sparsities": [0.5, 0.9], "sparsity": 0.9}
+    assert findings.max_pruned(max_pruned_points(runs, s), 0.9) == (
         "At 90% of one class: softmax hurts most (perplexity +292.0), though it lost the smallest weights "
         "(largest |w| removed 0.150)")
-    assert findings.sensitivity(runs, {"sparsity": 0.9}).startswith("Pruning 90% of one class alone: softmax hurts most")
+    assert findings.sensitivity(sensitivity_changes(runs, s, "magnitude", "class_uniform"), 0.9) == (
+        "Pruning 90% of one class alone: softmax hurts most (perplexity +292.0), tgt_embed least (+2.0)")
+    assert findings.max_pruned(max_pruned_points(runs, s), 0.5) == "Perplexity change against the largest |w| removed"
     assert findings.ranked({"a": 1.0, "b": None, "c": 2.5}) == "c 2.5, a 1.0 BLEU"

@@ -46,20 +46,25 @@ def fig_class_share(runs, out, s):
         f"class-blind magnitude, OBD and SNIP at {', '.join(f'{x:.0%}' for x in s['sparsities'])} (seed 0).")
 
 
-def fig_sensitivity(runs, out, s):
+def sensitivity_changes(runs, s, criterion: str, allocation: str) -> dict[str, float]:
+    """Class -> mean over seeds of (perplexity with only that class pruned at ``s["sparsity"]``,
+    no retraining) minus the same seed's dense perplexity."""
     dense = dense_by_seed(runs, "ppl")
-    groups = {}
-    for label, crit, alloc in (("90% of the class (class-uniform)", "magnitude", "class_uniform"),
-                               ("global class-blind threshold", "magnitude", "class_blind"),
-                               ("class-distribution threshold", "magnitude", "class_distribution"),
-                               ("OBD, global threshold", "obd", "class_blind")):
-        vals = {}
-        for r in runs:
-            if (r["kind"] == "prune" and r["criterion"] == crit and r["allocation"] == alloc and r["only_classes"]
-                    and r["sparsity"] == s["sparsity"] and not r["retrained"] and "ppl" in r["metrics"]
-                    and r["seed"] in dense):
-                vals.setdefault(r["only_classes"][0], []).append(r["metrics"]["ppl"] - dense[r["seed"]])
-        groups[label] = {c: float(np.mean(v)) for c, v in vals.items()}
+    vals: dict[str, list[float]] = {}
+    for r in runs:
+        if (r["kind"] == "prune" and r["criterion"] == criterion and r["allocation"] == allocation
+                and r["only_classes"] and r["sparsity"] == s["sparsity"] and not r["retrained"]
+                and "ppl" in r["metrics"] and r["seed"] in dense):
+            vals.setdefault(r["only_classes"][0], []).append(r["metrics"]["ppl"] - dense[r["seed"]])
+    return {c: float(np.mean(v)) for c, v in vals.items()}
+
+
+def fig_sensitivity(runs, out, s):
+    groups = {label: sensitivity_changes(runs, s, crit, alloc)
+              for label, crit, alloc in (("90% of the class (class-uniform)", "magnitude", "class_uniform"),
+                                         ("global class-blind threshold", "magnitude", "class_blind"),
+                                         ("class-distribution threshold", "magnitude", "class_distribution"),
+                                         ("OBD, global threshold", "obd", "class_blind"))}
     fig, ax = plt.subplots(figsize=(9, 4))
     classes = sorted({c for g in groups.values() for c in g})
     w = 0.8 / len(groups)
@@ -70,36 +75,45 @@ def fig_sensitivity(runs, out, s):
     ax.set_xticklabels(classes, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("perplexity change vs dense\n(per subword piece, symlog)")
     ax.legend(fontsize=7)
-    ax.set_title(findings.sensitivity(runs, s), fontsize=9)
+    ax.set_title(findings.sensitivity(groups["90% of the class (class-uniform)"], s["sparsity"]), fontsize=9)
     return save(fig, out, "fig4_sensitivity.png"), (
         f"Sensitivity: perplexity change when only one class is pruned at {s['sparsity']:.0%} (of the class, "
         "or the threshold the whole-model allocation would use), minus the dense perplexity of the same seed "
         "(symmetric log scale: below 0 the pruned model is better). Perplexity is per target subword piece.")
 
 
-def fig_max_pruned(runs, out, s):
+def max_pruned_points(runs, s) -> dict[str, dict[float, tuple[float, float]]]:
+    """Class -> share pruned -> (largest |w| removed, perplexity change vs dense), pruning one class
+    alone by class-uniform magnitude at each of ``s["sparsities"]`` (seed 0)."""
     dense = dense_by_seed(runs, "ppl")
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    by_class: dict[str, list] = {}
+    points: dict[str, dict[float, tuple[float, float]]] = {}
     for r in runs:
-        if r["kind"] == "prune" and r["allocation"] == "class_uniform" and r["only_classes"] and \
-                r["sparsity"] in s["sparsities"] and r["seed"] == 0 and r["criterion"] == "magnitude" \
-                and 0 in dense:
+        if (r["kind"] == "prune" and r["allocation"] == "class_uniform" and r["only_classes"]
+                and r["sparsity"] in s["sparsities"] and r["seed"] == 0 and r["criterion"] == "magnitude"
+                and 0 in dense):
             c = r["only_classes"][0]
-            mx = r["metrics"]["classes"][c]["max_pruned_abs"]
-            by_class.setdefault(c, []).append((mx, r["metrics"]["ppl"] - dense[0]))
-    for c, pts in sorted(by_class.items()):
-        pts.sort()
+            points.setdefault(c, {})[r["sparsity"]] = (r["metrics"]["classes"][c]["max_pruned_abs"],
+                                                        r["metrics"]["ppl"] - dense[0])
+    return points
+
+
+def fig_max_pruned(runs, out, s):
+    points = max_pruned_points(runs, s)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for c, by_share in sorted(points.items()):
+        pts = sorted(by_share.values())
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=c)
     signed_log_axis(ax)
     ax.set_xlabel("largest |w| removed")
     ax.set_ylabel("perplexity change vs dense\n(per subword piece, symlog)")
     ax.legend(fontsize=7)
-    ax.set_title(findings.wrapped(findings.max_pruned(runs, s), 80), fontsize=9)
+    ax.set_title(findings.wrapped(findings.max_pruned(points, max(s["sparsities"])), 80), fontsize=9)
     return save(fig, out, "fig5_max_pruned.png"), (
         "Perplexity change against the largest weight magnitude removed, pruning one class at a time "
         f"(class-uniform magnitude at {s['sparsities']}; seed 0, minus seed 0's dense perplexity; symmetric log "
         "scale: below 0 the pruned model is better).")
+
+
 def _empty_rows(found: list[tuple[str, dict]]) -> str:
     """The heatmaps' finding: per criterion, the share of the two matrices' rows (hidden units'
     gate rows) it empties completely (structure a dense kernel could drop)."""

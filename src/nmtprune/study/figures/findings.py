@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 
-from .common import LABELS, curve, dense_by_seed, select
+from .common import LABELS, curve, select
 
 
 def wrapped(text: str, width: int = 95) -> str:
@@ -72,40 +72,28 @@ def class_share(runs, s) -> str:
     return f"At {x:.0%} overall: " + "; ".join(said) if said else "Share of each weight class pruned"
 
 
-def sensitivity(runs, s) -> str:
-    """The class whose pruning alone (90% of it) hurts most and least."""
-    dense = dense_by_seed(runs, "ppl")
-    change: dict[str, list[float]] = {}
-    for r in runs:
-        if (r["kind"] == "prune" and r["allocation"] == "class_uniform" and r["criterion"] == "magnitude"
-                and r["only_classes"] and r["sparsity"] == s["sparsity"] and r["seed"] in dense):
-            change.setdefault(r["only_classes"][0], []).append(r["metrics"]["ppl"] - dense[r["seed"]])
+def sensitivity(change: dict[str, float], sparsity: float) -> str:
+    """The class whose pruning alone hurts most and least; ``change``: class -> mean perplexity
+    change over seeds when ``sparsity`` of it alone is pruned (what the figure plots)."""
     if not change:
         return "Perplexity change when one class is pruned alone"
-    mean = {c: float(np.mean(v)) for c, v in change.items()}
-    hi, lo = max(mean, key=mean.get), min(mean, key=mean.get)
-    return (f"Pruning {s['sparsity']:.0%} of one class alone: {hi} hurts most (perplexity {mean[hi]:+.1f}), "
-            f"{lo} least ({mean[lo]:+.1f})")
+    hi, lo = max(change, key=change.get), min(change, key=change.get)
+    return (f"Pruning {sparsity:.0%} of one class alone: {hi} hurts most (perplexity {change[hi]:+.1f}), "
+            f"{lo} least ({change[lo]:+.1f})")
 
 
-def max_pruned(runs, s) -> str:
-    """The class hurt most at the experiment's largest share, and whether it lost the smallest
-    weights (magnitude is no measure of importance across classes)."""
-    dense = dense_by_seed(runs, "ppl")
-    x = max(s["sparsities"])
-    hits = {}                                    # class -> (perplexity change, largest |w| removed)
-    for r in runs:
-        if (r["kind"] == "prune" and r["allocation"] == "class_uniform" and r["only_classes"]
-                and r["sparsity"] == x and r["seed"] == 0 and 0 in dense):
-            c = r["only_classes"][0]
-            hits[c] = (r["metrics"]["ppl"] - dense[0], r["metrics"]["classes"][c]["max_pruned_abs"])
+def max_pruned(points: dict[str, dict[float, tuple[float, float]]], x: float) -> str:
+    """The class hurt most when share ``x`` of it alone is pruned, and whether it lost the smallest
+    weights (magnitude is no measure of importance across classes). ``points``: class -> share ->
+    (largest |w| removed, perplexity change), as the figure plots them."""
+    hits = {c: p[x] for c, p in points.items() if x in p}
     if not hits:
         return "Perplexity change against the largest |w| removed"
-    worst = max(hits, key=lambda c: hits[c][0])
-    smallest = min(hits, key=lambda c: hits[c][1])
-    why = (f", though it lost the smallest weights (largest |w| removed {hits[worst][1]:.3f})"
-           if worst == smallest else f" (largest |w| removed {hits[worst][1]:.3f})")
-    return f"At {x:.0%} of one class: {worst} hurts most (perplexity {hits[worst][0]:+.1f}){why}"
+    worst = max(hits, key=lambda c: hits[c][1])
+    smallest = min(hits, key=lambda c: hits[c][0])
+    why = (f", though it lost the smallest weights (largest |w| removed {hits[worst][0]:.3f})"
+           if worst == smallest else f" (largest |w| removed {hits[worst][0]:.3f})")
+    return f"At {x:.0%} of one class: {worst} hurts most (perplexity {hits[worst][1]:+.1f}){why}"
 
 
 def sentence_bleu(labels: list[str], medians: list[float]) -> str:
