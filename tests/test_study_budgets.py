@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from nmtprune.study.config import load_config
+from nmtprune.study.executors import ExecutorOptions
 from nmtprune.study.runner import run_study
 
 from test_study import TINY_STUDY
@@ -39,17 +40,32 @@ MICRO = {**TINY_STUDY, "baseline": {**TINY_STUDY["baseline"], "train": {"epochs"
 
 
 def test_micro_study_twice_gives_identical_numbers_and_matched_budgets(raw_dir, tmp_path):
+    """Twice in this process: identical numbers. Then ``--executor processes --run-cpus 1``: the
+    same runs, done and timed in the workers, with the same numbers up to float rounding (one
+    thread instead of two)."""
     cfg = tmp_path / "micro.yaml"
     cfg.write_text(yaml.safe_dump(MICRO))
     got = []
-    for name in ("a", "b"):
-        run_study(str(raw_dir), str(tmp_path / name), config=str(cfg), progress=False)
+    for name, how in (("a", {}), ("b", {}), ("c", {"executor": "processes", "options": ExecutorOptions(run_cpus=1)})):
+        run_study(str(raw_dir), str(tmp_path / name), config=str(cfg), progress=False, **how)
         rows = sqlite3.connect(tmp_path / name / "study.db").execute(
-            "SELECT id, kind, status, metrics FROM runs ORDER BY id").fetchall()
-        got.append({i: (k, st, json.loads(m)) for i, k, st, m in rows})
+            "SELECT id, kind, status, metrics, seconds FROM runs ORDER BY id").fetchall()
+        got.append({i: (k, st, json.loads(m)) for i, k, st, m, _ in rows})
+        assert all(s is not None and s > 0 for *_, s in rows)
     assert got[0] == got[1] and all(st == "done" for _, st, _ in got[0].values())
     steps = {k: m["steps"] for k, _, m in got[0].values() if k != "prune"}
     assert steps == {"dense": 8, "scratch": 8, "rewind": 8}       # matched budgets
+    procs = got[2]
+    assert sorted(procs) == sorted(got[0]) and {st for _, st, _ in procs.values()} == {"done"}
+    for i, (kind, _, m) in got[0].items():
+        assert procs[i][2]["ppl"] == pytest.approx(m["ppl"], rel=1e-3), (kind, i)
+        assert procs[i][2].get("steps") == m.get("steps")
+    assert (tmp_path / "c" / "report.html").is_file()
+
+
+def test_processes_executor_slots():
+    from nmtprune.study.process_executor import slots
+    assert (slots(1, 2), slots(2, 2), slots(4, 2), slots(1.5, 8)) == (2, 1, 1, 5)
 
 
 def test_run_steps_sum_every_training_under_the_run_dir(tmp_path):

@@ -33,7 +33,7 @@ def test_ray_executor_without_ray_is_a_one_line_error(monkeypatch, tmp_path, cap
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--executor", "dask"], "unknown executor 'dask'; valid: local, ray"),
+    (["--executor", "dask"], "unknown executor 'dask'; valid: local, processes, ray"),
     (["--ray-address", "head:6379"], "--ray-address is for --executor ray"),
     (["--executor", "ray", "--run-cpus", "0"], "--run-cpus must be > 0"),
 ])

@@ -22,10 +22,12 @@ def _study(sub):
     sub.add_argument("--status", action="store_true", help="show progress of the study in --out and exit")
     sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
     quiet(sub)
-    sub.add_argument("--executor", default="local", choices=Names("executor", ("local", "ray")),
-                     help="local (this process) | ray (each run a Ray task; needs nmtprune[ray])")
+    sub.add_argument("--executor", default="local", choices=Names("executor", ("local", "processes", "ray")),
+                     help="local (this process, one run at a time) | processes (CPUs / --run-cpus runs side by "
+                          "side on this machine) | ray (each run a Ray task; needs nmtprune[ray])")
     sub.add_argument("--ray-address", help="join this Ray cluster (HEAD:6379); default: start a local instance")
-    sub.add_argument("--run-cpus", type=number(float), default=1, help="CPUs each Ray task declares")
+    sub.add_argument("--run-cpus", type=number(float), default=1, help="CPUs (threads) of each run: each Ray task declares them; "
+                     "--executor processes runs CPUs / this many at once")
     sub.add_argument("--run-gpus", type=number(float), default=0, help="GPUs each Ray task declares")
     sub.add_argument("--max-retries", type=number(int), default=2,
                      help="reruns of a Ray task whose worker was lost or that hit an OSError")

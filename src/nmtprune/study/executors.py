@@ -1,4 +1,5 @@
-"""Where the study's work runs: in the driver process (``local``) or as Ray tasks (``ray``).
+"""Where the study's work runs: in the driver process (``local``), in worker processes on this
+machine (``processes``, several runs side by side) or as Ray tasks (``ray``).
 
 The study's dependencies are two stages: each seed's dense baseline, then the
 runs, every one of which needs only its seed's baseline and the prepared data
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from ..errors import NmtpruneError, choose
+from .process_executor import ProcessExecutor
 from .ray_executor import RayExecutor
 
 # What one run yields back: the item, its result (or the exception it raised), its seconds.
@@ -27,7 +29,8 @@ Outcome = tuple[Any, Any, Optional[float]]
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    """``--run-cpus``, ``--run-gpus``, ``--max-retries``, ``--ray-address`` (Ray only)."""
+    """``--run-cpus`` (threads per run: Ray and processes), ``--run-gpus``, ``--max-retries``,
+    ``--ray-address`` (Ray only)."""
     run_cpus: float = 1
     run_gpus: float = 0
     max_retries: int = 2
@@ -70,12 +73,16 @@ def _local(options: ExecutorOptions) -> LocalExecutor:
     return LocalExecutor()
 
 
+def _processes(options: ExecutorOptions) -> ProcessExecutor:
+    return ProcessExecutor(options.run_cpus)
+
+
 def _ray(options: ExecutorOptions) -> RayExecutor:
     return RayExecutor(options.ray_address, options.run_cpus, options.run_gpus, options.max_retries)
 
 
 # --executor name -> factory(options).
-EXECUTORS: dict[str, Callable[[ExecutorOptions], Any]] = {"local": _local, "ray": _ray}
+EXECUTORS: dict[str, Callable[[ExecutorOptions], Any]] = {"local": _local, "processes": _processes, "ray": _ray}
 
 
 def make_executor(name: str, *, options: ExecutorOptions | None = None):
