@@ -66,9 +66,10 @@ def test_lossy_values_are_close(pruned, values, tol):
             assert torch.all(y[~a.masks[n]] == 0)
 
 
-def test_int4_packs_two_values_a_byte_in_a_version_2_file(pruned, tmp_path):
+def test_int4_packs_two_values_a_byte_in_a_version_3_file(pruned, tmp_path):
     """int4: levels -7..7 against per-row fp16 scales, two to a byte (an odd count padded), so a
-    matrix's values take half its int8 bytes; only such files are format version 2."""
+    matrix's values take half its int8 bytes (less where LZMA shortens them); only such files
+    are format version 3."""
     import numpy as np
     from nmtprune.checkpoint.nmtz import decode_tensor, encode_tensor, read_nmtz
     w = torch.tensor([[0.7, -0.1, 0.05], [0.0, 0.0, 0.0], [-2.0, 1.0, 0.3]])
@@ -85,9 +86,48 @@ def test_int4_packs_two_values_a_byte_in_a_version_2_file(pruned, tmp_path):
     r8 = export(pruned / "pruned", tmp_path / "m8.nmtz", values="int8")
     r4 = export(pruned / "pruned", tmp_path / "m4.nmtz", values="int4")
     assert r4["bytes"] < r8["bytes"]
-    assert [read_nmtz(tmp_path / f)[0]["format_version"] for f in ("m8.nmtz", "m4.nmtz")] == [1, 2]
-    assert (tmp_path / "m4.nmtz").read_bytes()[4:6] == struct.pack("<H", 2)
+    assert [read_nmtz(tmp_path / f)[0]["format_version"] for f in ("m8.nmtz", "m4.nmtz")] == [1, 3]
+    assert (tmp_path / "m4.nmtz").read_bytes()[4:6] == struct.pack("<H", 3)
     assert len(translate(str(tmp_path / "m4.nmtz"), LINES, beam=2)) == len(LINES)
+    # A larger matrix: its levels are LZMA-compressed (they carry < 4 bits each), losslessly.
+    big = torch.randn(64, 256)
+    entry, blobs = encode_tensor(big, None, "int4")
+    assert entry.get("codec") == "lzma" and len(blobs["values"]) < 64 * 256 // 2
+    got = decode_tensor(entry, lambda k: blobs[k])[0]
+    assert (got - big).abs().max() <= big.abs().amax(1).max() / 14 + 1e-3
+
+
+def test_version_2_int4_files_still_load(pruned, tmp_path):
+    """A version-2 file (int4 values raw, each tokenizer compressed alone), as written before
+    version 3, loads to the same model and translations as the version-3 file it is made from."""
+    import lzma
+
+    from nmtprune.checkpoint.nmtz import _RAW, read_nmtz, write_nmtz
+    export(pruned / "pruned", tmp_path / "v3.nmtz", values="int4")
+    header, payload = read_nmtz(tmp_path / "v3.nmtz")
+    assert "tokenizers_blob" in header and any(e.get("codec") == "lzma" for e in header["tensors"].values())
+    out = bytearray()
+
+    def put(data: bytes) -> list[int]:
+        out.extend(data)
+        return [len(out) - len(data), len(data)]
+    for entry in header["tensors"].values():
+        codec = entry.pop("codec", None)
+        for k, (off, n) in entry["blobs"].items():
+            data = payload[off:off + n]
+            entry["blobs"][k] = put(lzma.decompress(data, format=lzma.FORMAT_RAW, filters=_RAW)
+                                    if codec and k == "values" else data)
+    off, n = header.pop("tokenizers_blob")
+    joint = lzma.decompress(payload[off:off + n])
+    for t in header["tokenizers"].values():
+        a, b = t.pop("part")
+        t["blob"] = put(lzma.compress(joint[a:a + b]))
+    write_nmtz(tmp_path / "v2.nmtz", {**header, "format_version": 2}, bytes(out))
+    v2, v3 = load_nmtz(tmp_path / "v2.nmtz"), load_nmtz(tmp_path / "v3.nmtz")
+    for (n, x), (_, y) in zip(v2.model.state_dict().items(), v3.model.state_dict().items()):
+        assert torch.equal(x, y), n
+    assert translate(v2, LINES, beam=2) == translate(v3, LINES, beam=2)
+    assert (tmp_path / "v3.nmtz").stat().st_size < (tmp_path / "v2.nmtz").stat().st_size
 
 
 def test_corrupted_truncated_and_newer_files_are_rejected(pruned, tmp_path):

@@ -64,8 +64,16 @@ def export(ckpt, out, *, values: str = "fp32") -> dict:
         entry["blobs"] = {k: put(b) for k, b in blobs.items()}
         header["tensors"][name] = entry
         _count(per_class, name, w, blobs)
-    for side, path in ck.tokenizer_files.items():
-        header["tokenizers"][side] = {"name": path.name, "blob": put(lzma.compress(path.read_bytes()))}
+    if header["format_version"] >= 3:          # one stream: the two files share most of their bytes
+        joint = b""
+        for side, path in ck.tokenizer_files.items():
+            data = path.read_bytes()
+            header["tokenizers"][side] = {"name": path.name, "part": [len(joint), len(data)]}
+            joint += data
+        header["tokenizers_blob"] = put(lzma.compress(joint, preset=9))
+    else:
+        for side, path in ck.tokenizer_files.items():
+            header["tokenizers"][side] = {"name": path.name, "blob": put(lzma.compress(path.read_bytes()))}
     write_nmtz(out, header, bytes(payload))
     dense = sum(w.numel() * 4 for w in ck.model.state_dict().values())   # the model as given, in fp32
     size = Path(out).stat().st_size

@@ -7,8 +7,15 @@ as a packed bitmask (np.packbits, then LZMA: a mask at 80% sparsity carries
 ~0.72 bits of information per weight, not 1) plus its kept values in row-major
 order; values are fp32 (lossless), fp16, int8 with one fp32 scale per row, or
 int4 (two per byte, low nibble first, levels -7..7) with one fp16 scale per row.
-Files with int4 values are format version 2 (a version-1 reader refuses them
-with "upgrade nmtprune"); all others stay version 1.
+
+Versions: files with int4 values are format version 3, all others stay version 1
+(an older reader refuses a newer file with "upgrade nmtprune"). In version 3 an
+int4 matrix's packed values are LZMA-compressed where that is shorter (its entry
+says ``"codec": "lzma"``; at 4 bits a weight the levels carry ~3.4 bits), and the
+two tokenizer files are one LZMA stream (``tokenizers_blob``; each side's
+``part`` is its offset and length in it), since SentencePiece models of one
+corpus share most of their bytes (the normalization table). Version 2 (int4
+values stored raw, each tokenizer compressed alone) is still read.
 """
 from __future__ import annotations
 
@@ -33,17 +40,18 @@ from ..model.seq2seq import Seq2Seq
 from .model_file import Checkpoint, locate_prep
 
 MAGIC = b"NMTZ"
-VERSION = 2                  # the newest this code reads and writes (2: int4 values)
+VERSION = 3                  # the newest this code reads and writes (3: int4, compressed; 2: int4)
 VALUES = ("fp32", "fp16", "int8", "int4")
 _NP = {"fp32": np.float32, "fp16": np.float16}
 # Quantized values: (largest level, the scales' dtype). int4 keeps its scales in fp16 (at 4 bits a
 # value, fp32 scales would be a tenth of a unit-pruned model's file); int8's stay fp32 (version 1).
 _LEVELS = {"int8": (127, np.float32), "int4": (7, np.float16)}
+_RAW = [{"id": lzma.FILTER_LZMA2, "preset": 9}]        # raw LZMA2 for int4 values (version 3)
 
 
 def format_version(values: str) -> int:
-    """The oldest format version that can hold ``values`` (old readers keep reading the rest)."""
-    return 2 if values == "int4" else 1
+    """The format version written for ``values`` (old readers keep reading the rest)."""
+    return 3 if values == "int4" else 1
 
 
 def _encode_values(v: np.ndarray, rows: np.ndarray | None, n_rows: int, values: str) -> dict[str, bytes]:
@@ -85,16 +93,32 @@ def encode_tensor(w: torch.Tensor, mask: torch.Tensor | None, values: str) -> tu
     flat = arr.reshape(n_rows, -1)
     if mask is None:
         rows = np.repeat(np.arange(n_rows), flat.shape[1])
-        return ({"shape": shape, "encoding": "dense", "values": quantize},
-                _encode_values(flat.reshape(-1), rows, n_rows, quantize))
+        return _compressed({"shape": shape, "encoding": "dense", "values": quantize},
+                           _encode_values(flat.reshape(-1), rows, n_rows, quantize))
     m = mask.cpu().numpy().reshape(n_rows, -1)
     rows = np.nonzero(m)[0]
     blobs = _encode_values(flat[m], rows, n_rows, quantize)
     blobs["mask"] = lzma.compress(np.packbits(m.reshape(-1)).tobytes(), preset=6)
-    return {"shape": shape, "encoding": "bitmask", "values": quantize}, blobs
+    return _compressed({"shape": shape, "encoding": "bitmask", "values": quantize}, blobs)
+
+
+def _compressed(entry: dict, blobs: dict[str, bytes]) -> tuple[dict, dict[str, bytes]]:
+    """int4 values LZMA-compressed where that is shorter (raw LZMA2: no container bytes)."""
+    if entry["values"] == "int4":
+        packed = lzma.compress(blobs["values"], format=lzma.FORMAT_RAW, filters=_RAW)
+        if len(packed) < len(blobs["values"]):
+            blobs["values"], entry["codec"] = packed, "lzma"
+    return entry, blobs
 
 
 def decode_tensor(entry: dict, blob) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(weights, mask or None) from a header entry and ``blob(name) -> bytes``."""
+    if entry.get("codec") == "lzma":
+        raw = blob
+
+        def blob(k: str) -> bytes:
+            data = raw(k)
+            return lzma.decompress(data, format=lzma.FORMAT_RAW, filters=_RAW) if k == "values" else data
     shape = entry["shape"]
     n = int(np.prod(shape))
     n_rows = shape[0] if len(shape) >= 2 else 1
@@ -167,8 +191,11 @@ def load_nmtz(path, *, device="cpu") -> Checkpoint:
     model.to(device).eval()
     tmp = Path(tempfile.mkdtemp(prefix="nmtz-"))
     files, toks = {}, {}
+    joint = header.get("tokenizers_blob")          # version 3: both files in one LZMA stream
+    joint = lzma.decompress(payload[joint[0]:sum(joint)]) if joint else None
     for side, t in header["tokenizers"].items():
-        data = lzma.decompress(payload[t["blob"][0]:sum(t["blob"])])
+        data = joint[t["part"][0]:sum(t["part"])] if joint is not None else \
+            lzma.decompress(payload[t["blob"][0]:sum(t["blob"])])
         files[side] = tmp / t["name"]
         files[side].write_bytes(data)
         # The one loader, which knows every tokenizer file kind by its name (SentencePiece,
