@@ -52,10 +52,14 @@ class ProcessExecutor:
         logger.info(f"processes: {self.workers} runs side by side, {self.threads} thread(s) each")
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __exit__(self, exc_type=None, *exc) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if exc_type is not None:      # stopping (Ctrl-C, an error): runs in flight are redone on resume
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def map(self, fn: Callable, items: Iterable) -> list:
         """``fn`` over ``items`` (the baselines), results in order. One item runs here on every
