@@ -92,31 +92,38 @@ def test_int4_packs_two_values_a_byte_in_a_version_3_file(pruned, tmp_path):
     # A larger matrix: its levels are LZMA-compressed (they carry < 4 bits each), losslessly.
     big = torch.randn(64, 256)
     entry, blobs = encode_tensor(big, None, "int4")
-    assert entry.get("codec") == "lzma" and len(blobs["values"]) < 64 * 256 // 2
+    assert entry.get("lzma") == ["values"] and len(blobs["values"]) < 64 * 256 // 2
     got = decode_tensor(entry, lambda k: blobs[k])[0]
     assert (got - big).abs().max() <= big.abs().amax(1).max() / 14 + 1e-3
 
 
 def test_version_2_int4_files_still_load(pruned, tmp_path):
-    """A version-2 file (int4 values raw, each tokenizer compressed alone), as written before
-    version 3, loads to the same model and translations as the version-3 file it is made from."""
+    """A version-2 file (int4 levels and scales raw, each tokenizer compressed alone), as written
+    before version 3, loads to the same model and translations as the version-3 file it is made
+    from (its biases are the version-3 file's fp16 biases, written as fp32)."""
     import lzma
+
+    import numpy as np
 
     from nmtprune.checkpoint.nmtz import _RAW, read_nmtz, write_nmtz
     export(pruned / "pruned", tmp_path / "v3.nmtz", values="int4")
     header, payload = read_nmtz(tmp_path / "v3.nmtz")
-    assert "tokenizers_blob" in header and any(e.get("codec") == "lzma" for e in header["tensors"].values())
+    assert "tokenizers_blob" in header and any(e.get("lzma") for e in header["tensors"].values())
+    assert {e["values"] for e in header["tensors"].values() if len(e["shape"]) == 1} == {"fp16"}
     out = bytearray()
 
     def put(data: bytes) -> list[int]:
         out.extend(data)
         return [len(out) - len(data), len(data)]
     for entry in header["tensors"].values():
-        codec = entry.pop("codec", None)
+        packed = entry.pop("lzma", [])
         for k, (off, n) in entry["blobs"].items():
             data = payload[off:off + n]
-            entry["blobs"][k] = put(lzma.decompress(data, format=lzma.FORMAT_RAW, filters=_RAW)
-                                    if codec and k == "values" else data)
+            if k in packed:
+                data = lzma.decompress(data, format=lzma.FORMAT_RAW, filters=_RAW)
+            if entry["values"] == "fp16" and len(entry["shape"]) == 1:     # version 2: fp32 biases
+                data, entry["values"] = np.frombuffer(data, np.float16).astype(np.float32).tobytes(), "fp32"
+            entry["blobs"][k] = put(data)
     off, n = header.pop("tokenizers_blob")
     joint = lzma.decompress(payload[off:off + n])
     for t in header["tokenizers"].values():

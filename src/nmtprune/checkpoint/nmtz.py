@@ -9,13 +9,15 @@ order; values are fp32 (lossless), fp16, int8 with one fp32 scale per row, or
 int4 (two per byte, low nibble first, levels -7..7) with one fp16 scale per row.
 
 Versions: files with int4 values are format version 3, all others stay version 1
-(an older reader refuses a newer file with "upgrade nmtprune"). In version 3 an
-int4 matrix's packed values are LZMA-compressed where that is shorter (its entry
-says ``"codec": "lzma"``; at 4 bits a weight the levels carry ~3.4 bits), and the
-two tokenizer files are one LZMA stream (``tokenizers_blob``; each side's
-``part`` is its offset and length in it), since SentencePiece models of one
-corpus share most of their bytes (the normalization table). Version 2 (int4
-values stored raw, each tokenizer compressed alone) is still read.
+(an older reader refuses a newer file with "upgrade nmtprune"). In version 3 a
+matrix's packed levels and its scales are LZMA-compressed where that is shorter
+(its entry's ``lzma`` lists those blobs; at 4 bits a weight the levels carry
+~3.4 bits), vectors (biases) are fp16 (fp32 biases would be a twentieth of
+such a file), and the two tokenizer files are one LZMA stream
+(``tokenizers_blob``; each side's ``part`` is its offset and length in it),
+since SentencePiece models of one corpus share most of their bytes (the
+normalization table). Version 2 (int4 levels and scales stored raw, fp32
+biases, each tokenizer compressed alone) is still read.
 """
 from __future__ import annotations
 
@@ -88,7 +90,8 @@ def encode_tensor(w: torch.Tensor, mask: torch.Tensor | None, values: str) -> tu
     """One tensor -> (header entry without offsets, blobs)."""
     arr = w.detach().cpu().float().numpy()
     shape = list(arr.shape)
-    quantize = values if arr.ndim >= 2 else "fp32"          # vectors (biases) stay fp32: they are tiny
+    # vectors (biases) are tiny: fp32, or fp16 beside 4-bit matrices
+    quantize = values if arr.ndim >= 2 else ("fp16" if values == "int4" else "fp32")
     n_rows = shape[0] if arr.ndim >= 2 else 1
     flat = arr.reshape(n_rows, -1)
     if mask is None:
@@ -103,22 +106,25 @@ def encode_tensor(w: torch.Tensor, mask: torch.Tensor | None, values: str) -> tu
 
 
 def _compressed(entry: dict, blobs: dict[str, bytes]) -> tuple[dict, dict[str, bytes]]:
-    """int4 values LZMA-compressed where that is shorter (raw LZMA2: no container bytes)."""
+    """Version 3 (int4 files): levels and scales LZMA-compressed where that is shorter (raw LZMA2:
+    no container bytes); ``entry["lzma"]`` names them."""
     if entry["values"] == "int4":
-        packed = lzma.compress(blobs["values"], format=lzma.FORMAT_RAW, filters=_RAW)
-        if len(packed) < len(blobs["values"]):
-            blobs["values"], entry["codec"] = packed, "lzma"
+        for k in ("values", "scales"):
+            packed = lzma.compress(blobs[k], format=lzma.FORMAT_RAW, filters=_RAW)
+            if len(packed) < len(blobs[k]):
+                blobs[k] = packed
+                entry.setdefault("lzma", []).append(k)
     return entry, blobs
 
 
 def decode_tensor(entry: dict, blob) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(weights, mask or None) from a header entry and ``blob(name) -> bytes``."""
-    if entry.get("codec") == "lzma":
-        raw = blob
+    if entry.get("lzma"):
+        raw, packed = blob, set(entry["lzma"])
 
         def blob(k: str) -> bytes:
             data = raw(k)
-            return lzma.decompress(data, format=lzma.FORMAT_RAW, filters=_RAW) if k == "values" else data
+            return lzma.decompress(data, format=lzma.FORMAT_RAW, filters=_RAW) if k in packed else data
     shape = entry["shape"]
     n = int(np.prod(shape))
     n_rows = shape[0] if len(shape) >= 2 else 1
