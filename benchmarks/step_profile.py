@@ -9,6 +9,7 @@ shrinks (its products) and what it cannot (work over the target vocabulary, the 
 bookkeeping, one call per operator), which bounds the speedup pruning alone can buy.
 
 Usage: python benchmarks/step_profile.py --model dense=RUN --model units-50=FILE.nmtz [--shortlist]
+(``--shortlist``: every model also with ``--shortlist``)
 Last line: {"rows": [{"model", "kernels", "shortlist", "steps", "ms_per_step", "groups_ms_per_step"}]}
 (also benchmarks/results/step_profile.json)
 """
@@ -89,7 +90,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", default=[], help="NAME=PATH (run directory or .nmtz)")
     ap.add_argument("--kernels", default="auto")
-    ap.add_argument("--shortlist", action="store_true")
+    ap.add_argument("--shortlist", action="store_true", help="also each model with the lexical shortlist")
     ap.add_argument("--sentences", type=int, default=320)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -102,18 +103,19 @@ def main() -> None:
         ap.error("give at least one --model NAME=PATH")
     tune_process()
     rows = []
-    for m in a.model:
-        r = subprocess.run([sys.executable, __file__, "--child", m, "--kernels", a.kernels,
-                            "--sentences", str(a.sentences), *(["--shortlist"] if a.shortlist else [])],
-                           capture_output=True, text=True, cwd=ROOT / "benchmarks")
-        if r.returncode:
-            sys.exit(f"{m} failed:\n{r.stderr[-2000:]}")
-        rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    for shortlist in [False] + ([True] if a.shortlist else []):
+        for m in a.model:
+            r = subprocess.run([sys.executable, __file__, "--child", m, "--kernels", a.kernels,
+                                "--sentences", str(a.sentences), *(["--shortlist"] if shortlist else [])],
+                               capture_output=True, text=True, cwd=ROOT / "benchmarks")
+            if r.returncode:
+                sys.exit(f"{m} failed:\n{r.stderr[-2000:]}")
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
     names = list(dict.fromkeys(g for r in rows for g in r["groups_ms_per_step"]))
-    print(f"{'ms per step':<52}" + "".join(f"{r['model']:>14}" for r in rows))
+    print(f"{'ms per step':<52}" + "".join(f"{r['model'] + (' +SL' if r['shortlist'] else ''):>20}" for r in rows))
     for g in names + ["total"]:
         vals = [r["groups_ms_per_step"].get(g, 0.0) if g != "total" else r["ms_per_step"] for r in rows]
-        print(f"{g:<52}" + "".join(f"{v:>14.3f}" for v in vals))
+        print(f"{g:<52}" + "".join(f"{v:>20.3f}" for v in vals))
     save_result("step_profile", {"schema": "step_profile", "sentences": a.sentences, "beam": 5, "batch": 64,
                                  "threads": 1, "rows": rows})
 
