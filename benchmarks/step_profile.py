@@ -23,10 +23,12 @@ import time
 
 from results_io import ROOT, save_result, tune_process
 
-# operator name (without "aten::"/"mkldnn::") -> group; anything else is "other"
+# operator name (without "aten::"/"mkldnn::") -> group; anything else is "other"; the int8
+# kernels' operators ("quantized::linear_dynamic", "aten::fbgemm_...") are products by their
+# full name's prefix (the name without its namespace would be "linear_dynamic")
+PRODUCT_PREFIXES = ("quantized::", "aten::fbgemm")
 GROUPS = {
-    "products": ("addmm", "mm", "_linear_pointwise", "linear", "quantized", "fbgemm", "_sparse_mm", "spmm",
-                 "_sparse_addmm", "matmul"),
+    "products": ("addmm", "mm", "_linear_pointwise", "linear", "_sparse_mm", "spmm", "_sparse_addmm", "matmul"),
     "vocabulary (log-sum-exp, top-k)": ("topk", "sub", "exp_", "exp", "amax", "sum", "log_", "log", "log_softmax",
                                         "_log_softmax", "max"),
     "attention": ("baddbmm", "bmm", "_softmax", "softmax"),
@@ -40,7 +42,7 @@ GROUPS = {
 def group_of(name: str) -> str:
     op = name.split("::", 1)[-1]
     for g, ops in GROUPS.items():
-        if op in ops or (g == "products" and op.startswith(("quantized", "fbgemm"))):
+        if op in ops or (g == "products" and name.startswith(PRODUCT_PREFIXES)):
             return g
     return "other (views, allocation, the encoder's LSTM, ...)"
 

@@ -48,7 +48,7 @@ _NP = {"fp32": np.float32, "fp16": np.float16}
 # Quantized values: (largest level, the scales' dtype). int4 keeps its scales in fp16 (at 4 bits a
 # value, fp32 scales would be a tenth of a unit-pruned model's file); int8's stay fp32 (version 1).
 _LEVELS = {"int8": (127, np.float32), "int4": (7, np.float16)}
-_RAW = [{"id": lzma.FILTER_LZMA2, "preset": 9}]        # raw LZMA2 for int4 values (version 3)
+_RAW = [{"id": lzma.FILTER_LZMA2, "preset": 9}]        # raw LZMA2 for int4 levels and scales (version 3)
 
 
 def format_version(values: str) -> int:
