@@ -22,7 +22,7 @@ decoding options (kernels auto, shortlist or not), i.e. what pruning alone buys.
 Each pruned run directory is exported to ``.nmtz`` (``--values`` each) and
 decoded from that file, as a deployment would.
 
-Usage: python benchmarks/decode_speed.py --dense RUN --model NAME=RUN [...] [--device cpu]
+Usage: python benchmarks/decode_speed.py --dense RUN --model NAME[:VALUES]=RUN [...] [--device cpu]
        python benchmarks/decode_speed.py --markdown     (the table of docs/speed-and-size.md)
 Last line: {"dense": {...}, "rows": [...]} (also benchmarks/results/decode_speed.json)
 """
@@ -128,7 +128,9 @@ def describe(run: Path) -> dict:
         cfg = json.loads((at / "config.json").read_text())
         t = cfg.get("train", {})
         if t.get("prune_to"):
-            chain.append(f"{t.get('prune_granularity', 'weight')}s to {t['prune_to']:g}")
+            only = f" of {'+'.join(t['prune_classes'])}" if t.get("prune_classes") else ""
+            kd = " with KD" if cfg.get("teacher") else ""
+            chain.append(f"{t.get('prune_granularity', 'weight')}s{only} to {t['prune_to']:g}{kd}")
         at = Path(cfg.get("source") or "/nonexistent").parent
     units = 1.0 - unit_sparsity(kept_units(ck.model, {n: m.bool() for n, m in ck.masks.items()}))
     return {"method": "gradual, " + " then ".join(reversed(chain)) if chain else "dense",
@@ -165,8 +167,9 @@ def plan(a: argparse.Namespace) -> list[dict]:
                      "values": "fp32", "size_ratio": round(size / dense_bytes, 4)})
     for spec in a.model:
         name, run = spec.split("=", 1)
+        name, _, own = name.partition(":")           # NAME:VALUES=RUN: this model's own --values
         info = describe(Path(run))
-        for values in a.values.split(","):
+        for values in (own or a.values).split(","):
             path = export(Path(run), values)
             for kernels, shortlist in (("auto", False), ("auto", True)):
                 rows.append({**base, "model": name, "role": "pruned", "path": str(path), "kernels": kernels,
@@ -180,7 +183,9 @@ def main() -> dict | None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--dense", help="the dense run directory")
-    ap.add_argument("--model", action="append", default=[], help="NAME=RUN: a pruned run directory (repeatable)")
+    ap.add_argument("--model", action="append", default=[],
+                    help="NAME=RUN: a pruned run directory (repeatable); NAME:VALUES=RUN exports this one "
+                         "with VALUES instead of --values")
     ap.add_argument("--values", default="int8", help="export each pruned model with these values "
                     "(comma-separated; the kernels decode every one the same way, so speed does not depend on it)")
     ap.add_argument("--split", default="test_2016_flickr")

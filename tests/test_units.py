@@ -10,7 +10,7 @@ from nmtprune.model.masks import apply_masks
 from nmtprune.model.seq2seq import build_model
 from nmtprune.model.units import families, kept_units, shrink
 from nmtprune.prune import Pruning, compute_masks
-from nmtprune.prune.units import unit_sparsity
+from nmtprune.prune.units import current_sparsity, unit_sparsity
 
 from helpers import nmt, tiny_config
 
@@ -67,11 +67,40 @@ def test_repruning_keeps_removed_units_removed():
     assert all(n in third and not bool((third[n] & ~second[n]).any()) for n in second)
 
 
+def test_only_the_named_families_lose_units_and_the_share_counts_them():
+    """The decoder's units alone (its width sets each decoding step's cost): the encoder and the
+    embeddings keep every unit, the shrunk model still computes what the masked one does."""
+    cfg = tiny_config(dropout=0.0)
+    model = build_model(cfg, seed=1).eval()
+    dec = ("dec_layer0", "dec_layer1", "attn_state")
+    masks = compute_masks(model, Pruning(0.5, allocation="class_uniform", granularity="unit", only_classes=dec))
+    apply_masks(model, masks)
+    keep = kept_units(model, masks)
+    assert all(int(k.sum()) == k.numel() // 2 for f, k in keep.items() if f in dec)
+    assert all(bool(k.all()) for f, k in keep.items() if f not in dec)
+    assert current_sparsity(model, masks, "unit", only=dec) == 0.5
+    assert current_sparsity(model, masks, "unit") < 0.5
+    # re-pruning further keeps the encoder whole and what went gone
+    more = compute_masks(model, Pruning(0.75, allocation="class_uniform", granularity="unit", only_classes=dec),
+                         start=masks)
+    assert all(not bool((more[n] & ~masks[n]).any()) for n in masks)
+    assert current_sparsity(model, more, "unit", only=dec) == 0.75
+    small, _ = shrink(model, keep, masks=masks)
+    assert (small.cfg.emb_dim, small.cfg.enc_hidden, small.cfg.dec_hidden) == (cfg.emb_dim, cfg.enc_hidden,
+                                                                                 cfg.dec_hidden // 2)
+    g = torch.Generator().manual_seed(0)
+    src, tgt = torch.randint(3, 50, (3, 6), generator=g), torch.randint(3, 60, (3, 5), generator=g)
+    src_len = torch.tensor([6, 4, 2])
+    for i, n in enumerate(src_len.tolist()):
+        src[i, n:] = 0
+    assert torch.allclose(_logits(model, src, src_len, tgt), _logits(small, src, src_len, tgt), atol=1e-5)
+
+
 @pytest.mark.parametrize("kw,cfg,message", [
     ({"allocation": "class_distribution"}, {}, "cannot score groups"),
     ({"sparsity": 0.9, "allocation": "class_blind"}, {}, "would remove all"),
     ({}, {"attention": "dot"}, "supports general attention"),
-    ({"only_classes": ["softmax"]}, {}, "--classes is not supported"),
+    ({"only_classes": ["softmax"]}, {}, "unknown --classes unit family 'softmax'; valid: .*dec_layer0"),
 ])
 def test_bad_unit_prunings_are_one_line_errors(kw, cfg, message):
     model = build_model(tiny_config(**cfg), seed=0)
@@ -122,6 +151,22 @@ def test_gradual_unit_pruning_ends_exactly_at_its_share_of_units(cli_run, tmp_pa
     assert (cfg["prune_granularity"], cfg["prune_allocation"]) == ("unit", "class_uniform")   # units: uniform unless told
     ck = load_checkpoint(tmp_path / "g")            # loading checks the weights agree with the mask
     assert unit_sparsity(kept_units(ck.model, ck.masks)) == 0.5
+
+
+def test_gradual_pruning_of_the_decoders_units_only(cli_run, tmp_path):
+    r = nmt("retrain", cli_run / "run", "--prune-to", "0.5", "--granularity", "unit", "--classes",
+            "dec_layer0,attn_state", "--epochs", "1", "--set", "max_steps=6", "--out", tmp_path / "g", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["unit_sparsity"] == 0.5
+    assert json.loads((tmp_path / "g" / "config.json").read_text())["train"]["prune_classes"] == [
+        "dec_layer0", "attn_state"]
+    ck = load_checkpoint(tmp_path / "g")
+    keep = kept_units(ck.model, ck.masks)
+    assert bool(keep["enc_layer0"].all()) and bool(keep["src_embed"].all())
+    assert int(keep["dec_layer0"].sum()) == keep["dec_layer0"].numel() // 2
+    r = nmt("retrain", cli_run / "run", "--prune-to", "0.5", "--granularity", "unit", "--classes", "decoder",
+            "--epochs", "1", "--out", tmp_path / "bad", "--quiet")
+    assert r.returncode != 0 and "unknown --classes unit family 'decoder'" in r.stderr, r.stderr
 
 
 def test_units_then_weights_inside_then_int8(cli_run, raw_dir, tmp_path):

@@ -41,14 +41,14 @@ def _prune(sub):
                      help="obd: the Hessian diagonal's estimate")
     sub.add_argument("--seed", type=number(int), default=0, help="seed of random scores and of the scoring sentences")
     sub.add_argument("--include-biases", action="store_true", help="prune biases too")
-    sub.add_argument("--classes", help="prune only these weight classes (comma-separated)")
+    classes(sub)
     sub.add_argument("--data", help="prepared directory for obd/snip (default: the checkpoint's)")
     sub.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
     quiet(sub)
 
     def run(a):
         from ..prune import Pruning, prune
-        only = [c.strip() for c in a.classes.split(",")] if a.classes else None
+        only = class_list(a.classes)
         pruning = Pruning(a.sparsity, criterion=a.criterion, allocation=a.allocation, batches=a.batches,
                           batch_size=a.batch_size, hessian=a.hessian, seed=a.seed, include_biases=a.include_biases,
                           only_classes=only, granularity=a.granularity)
@@ -56,6 +56,17 @@ def _prune(sub):
         # prune() logs "pruned N of M weights (S%) -> OUT" (on stderr, and into OUT/prune.log)
         print(json.dumps(r))
     return run
+
+
+def classes(sub) -> None:
+    """--classes: prune only some weight classes, or with --granularity unit some unit families."""
+    sub.add_argument("--classes", help="prune only these weight classes (comma-separated); with --granularity "
+                     "unit these unit families, e.g. dec_layer0,dec_layer1,attn_state (the decoder's)")
+
+
+def class_list(value: str | None) -> list[str] | None:
+    """``--classes``'s names (None when not given)."""
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
 
 
 def retrain_settings(a) -> dict:
@@ -69,6 +80,8 @@ def retrain_settings(a) -> dict:
     t = {**(f.get("train") or {}), **train_overrides(a)}
     if a.granularity is not None:
         t["prune_granularity"] = a.granularity
+    if a.classes:
+        t["prune_classes"] = class_list(a.classes)
     if t.get("prune_granularity") == "unit":
         # units: the same share of every layer unless told (one threshold can empty a small layer)
         t.setdefault("prune_allocation", "class_uniform")
@@ -95,6 +108,7 @@ def _retrain(sub):
                           "schedule compressed to EPOCHS epochs (replay) (default: the --config file's, "
                           "else restart)")
     granularity(sub, default=None)
+    classes(sub)
     sub.add_argument("--teacher", help="dense checkpoint with the same tokenizers to distil from "
                                        "(train.distill_weight, train.distill_temperature)")
     train_args(sub, source="from the checkpoint's preset", epochs="two thirds of the preset's: 20 for small")

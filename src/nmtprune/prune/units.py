@@ -6,14 +6,16 @@ everything it owns: magnitude is the L2 norm of its weights, OBD and SNIP the
 sum of their scores, random a seeded draw per unit. The allocation then removes
 ``round(sparsity * units)``: the same share of every family (``class_uniform``)
 or the lowest scores overall (``class_blind``). Every family keeps at least one
-unit. Removing a unit masks everything it owns, biases included, so the masked
+unit. ``only_classes`` names the families to prune (e.g. only the decoder's, whose
+width sets the cost of every decoding step); the others keep all their units and
+the sparsity is the share of the named families' units. Removing a unit masks everything it owns, biases included, so the masked
 model is exactly the smaller one :func:`nmtprune.model.units.shrink` builds.
 """
 from __future__ import annotations
 
 import torch
 
-from ..errors import NmtpruneError
+from ..errors import NmtpruneError, choose
 from ..model.masks import Masks, sparsity_of
 from ..model.seq2seq import Seq2Seq
 from ..model.units import families, kept_units, unit_entries, unit_masks
@@ -92,16 +94,29 @@ def select_units(scores: dict[str, torch.Tensor], pruning: Pruning, *,
     return removed
 
 
+def pruned_families(model: Seq2Seq, only: tuple[str, ...] | None) -> list[str]:
+    """The unit families a pruning removes units from: ``only`` (each checked), else all."""
+    names = [f.name for f in families(model)]
+    for n in only or ():
+        choose("--classes unit family", n, names)
+    return list(only) if only else names
+
+
 def compute_unit_masks(model: Seq2Seq, pruning: Pruning, data: ScoringData, *, start: Masks | None = None,
                        diagnostics: dict | None = None) -> Masks:
-    """Keep-masks removing whole units (every weight and bias each owns)."""
-    if pruning.only_classes:
-        raise NmtpruneError("--classes is not supported with --granularity unit")
+    """Keep-masks removing whole units (every weight and bias each owns); with
+    ``pruning.only_classes`` only units of those families go."""
+    chosen = pruned_families(model, pruning.only_classes)
     was_training = model.training
     scores = unit_scores(model, pruning, data)
     model.train(was_training)
     before = kept_units(model, start) if start else None
-    removed = select_units(scores, pruning, before=before, parts={f.name: f.parts for f in families(model)})
+    removed = select_units({f: scores[f] for f in chosen}, pruning,
+                           before={f: before[f] for f in chosen} if before else None,
+                           parts={f.name: f.parts for f in families(model)})
+    for f, s in scores.items():              # families left alone keep what the mask in force keeps
+        if f not in removed:
+            removed[f] = ~before[f] if before else torch.zeros(s.numel(), dtype=torch.bool)
     masks = unit_masks(model, removed)
     if diagnostics is not None:
         diagnostics.update(zero_score_share={}, units=unit_counts({f: ~r for f, r in removed.items()}))
@@ -113,9 +128,13 @@ def unit_counts(kept: dict[str, torch.Tensor]) -> dict[str, dict]:
     return {f: {"units": k.numel(), "kept": int(k.sum())} for f, k in kept.items()}
 
 
-def current_sparsity(model: Seq2Seq, masks: Masks | None, granularity: str) -> float:
+def current_sparsity(model: Seq2Seq, masks: Masks | None, granularity: str, *,
+                     only: tuple[str, ...] | None = None) -> float:
     """The sparsity of ``masks`` as a pruning of ``granularity`` counts it: the share of weights,
-    or of units."""
+    or of units (of the families ``only`` names, when it names some)."""
     if not masks:
         return 0.0
-    return unit_sparsity(kept_units(model, masks)) if granularity == "unit" else sparsity_of(masks)
+    if granularity != "unit":
+        return sparsity_of(masks)
+    kept = kept_units(model, masks)
+    return unit_sparsity({f: kept[f] for f in pruned_families(model, only)})

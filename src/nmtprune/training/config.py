@@ -55,6 +55,9 @@ class TrainConfig:
     prune_criterion: str = "magnitude"
     prune_allocation: str = "class_blind"
     prune_granularity: str = "weight"     # weight | unit (hidden units: prune_to is their share)
+    # Prune only these weight classes (unit granularity: unit families, e.g. the decoder's
+    # [dec_layer0, dec_layer1, attn_state]); None = all.
+    prune_classes: list | None = None
     # Word-level distillation (Kim & Rush 2016) when a teacher is given: loss =
     # (1 - distill_weight) * data loss + distill_weight * T^2 * KL(teacher_T || student_T).
     distill_weight: float = 0.5
@@ -91,5 +94,8 @@ class TrainConfig:
         """The gradual-pruning target as one value (None when ``prune_to`` is 0: no pruning)."""
         if not self.prune_to:
             return None
+        if self.prune_classes is not None and (not isinstance(self.prune_classes, list) or not all(
+                isinstance(c, str) for c in self.prune_classes)):
+            raise NmtpruneError(f"train.prune_classes must be a list of names, got {self.prune_classes!r}")
         return Pruning(self.prune_to, criterion=self.prune_criterion, allocation=self.prune_allocation,
-                       granularity=self.prune_granularity)
+                       granularity=self.prune_granularity, only_classes=self.prune_classes)

@@ -104,7 +104,7 @@ def schedule_for(cfg: TrainConfig, train: Corpus, masks: Masks | None, *,
     pruning = cfg.pruning
     if pruning is None:
         return None
-    initial = current_sparsity(model, masks, pruning.granularity)
+    initial = current_sparsity(model, masks, pruning.granularity, only=pruning.only_classes)
     if initial > pruning.sparsity + 1e-9:
         raise NmtpruneError(f"--prune-to {pruning.sparsity} is below the model's sparsity {initial:.4f}: "
                             "pruning only removes weights")

@@ -265,7 +265,8 @@ class Trainer:
                             info={**self.info, "epoch": 0})
         sparse = {"sparsity": round(sparsity_of(self.masks), 6)} if gradual is not None else {}
         if gradual is not None and gradual.pruning.granularity == "unit":
-            sparse["unit_sparsity"] = round(current_sparsity(self.model, self.masks, "unit"), 6)
+            sparse["unit_sparsity"] = round(current_sparsity(self.model, self.masks, "unit",
+                                                             only=gradual.pruning.only_classes), 6)
         return {"best_valid_ppl": prog["best_ppl"], "epochs": len(prog["history"]), "steps": prog["steps"],
                 **sparse, "wall_s": round(prog["elapsed"], 1), "stopped": prog["stopped"],
                 "nan_skipped": prog["nan_skipped"], "config": dataclasses.asdict(self.cfg)}

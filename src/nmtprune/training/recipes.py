@@ -32,8 +32,9 @@ def split_settings(settings: dict) -> tuple[str, dict]:
 
 def gradual_settings(pruning: Pruning) -> dict:
     """The train settings that make a run prune gradually to ``pruning``."""
+    only = {"prune_classes": list(pruning.only_classes)} if pruning.only_classes else {}
     return {"prune_to": pruning.sparsity, "prune_criterion": pruning.criterion,
-            "prune_allocation": pruning.allocation, "prune_granularity": pruning.granularity}
+            "prune_allocation": pruning.allocation, "prune_granularity": pruning.granularity, **only}
 
 
 def oneshot(dense: Path, out: Path, pruning: Pruning, settings: dict, *, device: str = "cpu",

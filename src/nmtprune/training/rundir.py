@@ -23,7 +23,8 @@ _RESUMABLE = {"epochs", "max_minutes", "max_steps"}
 # Settings added since a run may have started: the value such a run used (set it to resume).
 _LEGACY = {"batch_multiple": 1, "lr_epochs": [], "prune_to": 0.0, "prune_start": 0.0, "prune_end": 0.5,
            "prune_every": 0, "prune_criterion": "magnitude", "prune_allocation": "class_blind",
-           "distill_weight": 0.5, "distill_temperature": 1.0, "loss_norm": "tokens", "prune_granularity": "weight"}
+           "distill_weight": 0.5, "distill_temperature": 1.0, "loss_norm": "tokens", "prune_granularity": "weight",
+           "prune_classes": None}
 # The keys of a run's config.json, by run kind; a --config file has (some of) the same keys.
 RUN_KEYS = {"train": ("kind", "preset", "model", "train", "prep", "mask", "snip"),
             "retrain": ("kind", "source", "model", "train", "prep", "mask", "snip", "schedule", "teacher")}
