@@ -68,6 +68,25 @@ def test_processes_executor_slots():
     assert (slots(1, 2), slots(2, 2), slots(4, 2), slots(1.5, 8)) == (2, 1, 1, 5)
 
 
+def test_runs_side_by_side_start_with_the_score_cache_writers_then_the_longest():
+    """The quick plan in the order an executor of several slots gets it: one OBD and one SNIP
+    cut first (they write the scores the other cuts read), then the trainings by length (the
+    headline's own 500 steps before the study's 100), the prune-only runs last, every run once."""
+    from nmtprune.study.config import load_config
+    from nmtprune.study.plan import longest_first, plan, training_steps
+    cfg = load_config(preset="quick")
+    classes = ["src_embed", "tgt_embed", "enc_layer0", "dec_layer0", "attention", "softmax"]
+    runs = plan(cfg, classes, 1)
+    order = longest_first(runs, cfg)
+    assert sorted(r["id"] for r in order) == sorted(r["id"] for r in runs)
+    assert [(r["criterion"], r["retrained"]) for r in order[:2]] == [("obd", False), ("snip", False)]
+    steps = [training_steps(r, cfg) for r in order[2:]]
+    assert steps == sorted(steps, reverse=True) and steps[0] == 500 and steps[-1] == 0
+    assert {r["experiment"] for r in order[2:4]} == {"headline"}
+    untrained = [r for r in order if training_steps(r, cfg) == 0][2:]
+    assert [r["bleu"] for r in untrained] == sorted((r["bleu"] for r in untrained), reverse=True)
+
+
 def test_run_steps_sum_every_training_under_the_run_dir(tmp_path):
     """Iterative pruning's rounds each train: a study run's steps are their sum, not the last round's."""
     from nmtprune.study.execute import steps_under

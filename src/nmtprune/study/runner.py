@@ -36,7 +36,7 @@ from .execute import BASELINE_SEED, RunContext, execute
 from .executors import ExecutorOptions, make_executor
 from .experiments import EXPERIMENTS
 from .lock import study_lock
-from .plan import plan
+from .plan import longest_first, plan
 from .report import write_report
 from .store import Store
 
@@ -159,6 +159,8 @@ def _run(cfg: dict, store: Store, ctx: str, data: str | None, out: Path, *, seed
     runs = plan(cfg, classes, seeds)
     store.set_meta("planned", json.dumps([r["id"] for r in runs]))
     todo = [r for r in runs if store.status(r["id"]) != "done" or _stale(store, r["id"], ctx)]
+    if ex.remote:            # several runs at once: the longest first (one at a time: the cheap first)
+        todo = longest_first(todo, cfg)
     logger.info(f"study: {len(runs)} runs planned, {len(runs) - len(todo)} already done, {len(todo)} to run")
     t0 = time.time()
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="study", unit="run", disable=not progress)
