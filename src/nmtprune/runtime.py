@@ -47,3 +47,21 @@ def resolve_device(name: str) -> torch.device:
     if name != "cpu" and not name.startswith("cuda"):
         raise NmtpruneError(f"unknown device {name!r}; valid: cpu, cuda, auto")
     return torch.device(name)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 products natively: a CUDA device that supports them, or
+    a CPU with AVX512-BF16 or AMX (elsewhere bf16 autocast emulates them, slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")   # torch.cpu's own probes
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto``: ``bf16`` where :func:`native_bf16`, else ``fp32``; any other value as it is."""
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"

@@ -108,7 +108,8 @@ def train_args(sub, *, source: str = "the preset's", epochs: str | None = None):
     sub.add_argument("--seed", type=number(int), help=f"weights, batch order, dropout (default: {source})")
     sub.add_argument("--save-every", type=number(int), help="also checkpoint every N steps")
     sub.add_argument("--precision", choices=Names("precision", PRECISIONS),
-                     help=f"bf16: bfloat16 autocast, faster on CPUs with AVX512-BF16 (default: {source})")
+                     help=f"bf16: bfloat16 autocast, faster on CPUs with AVX512-BF16 or AMX; auto: bf16 where the "
+                          f"device runs it natively, else fp32 (the run records which) (default: {source})")
     sub.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="any train setting, e.g. --set label_smoothing=0.1 (repeatable)")
     sub.add_argument("--out", required=True, help="run directory")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from ..errors import NmtpruneError, choose
 from ..prune.pruning import Pruning, check_sparsity
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")    # auto: resolved per run (runtime.resolve_precision)
 OPTIMIZERS = ("adam", "sgd")
 LOSS_NORMS = ("tokens", "sentences")
 

@@ -19,7 +19,7 @@ from ..model.masks import Masks, check_masks, load_masks
 from ..model.seq2seq import build_model
 from ..prune.compute import snip_masks
 from ..prune.pruning import check_sparsity
-from ..runtime import resolve_device
+from ..runtime import resolve_device, resolve_precision
 from .distill import check_teacher
 from .distributed import barrier, init_from_env, is_main
 from .curves import summary_writer
@@ -63,6 +63,7 @@ def train(prep_dir, out, *, preset: str = "small", model_overrides: dict | None 
     if init is not None:
         overrides["init"] = init
     mcfg, tcfg = configs(preset, overrides, train_overrides)
+    tcfg.precision = resolve_precision(tcfg.precision, resolve_device(device))    # recorded resolved
     mcfg.src_vocab, mcfg.tgt_vocab = prep.meta["vocab_sizes"]["src"], prep.meta["vocab_sizes"]["tgt"]
     mcfg.validate()
     if mask is not None and snip is not None:
@@ -147,6 +148,7 @@ def retrain(ckpt, out, *, train_overrides: dict | None = None, resume: bool = Fa
         overrides["prune_to"] = prune_to
     inherited = inherited_settings(ck.path, ck.info)
     tcfg = retrain_config(ck.info.get("preset"), {**inherited, **overrides})
+    tcfg.precision = resolve_precision(tcfg.precision, dev)
     history = _history(schedule, ck)
     if schedule != "restart" and "lr_epochs" not in overrides:
         tcfg.lr_epochs = schedule_lrs(schedule, tcfg.epochs, history)
