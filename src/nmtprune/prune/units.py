@@ -8,8 +8,9 @@ sum of their scores, random a seeded draw per unit. The allocation then removes
 or the lowest scores overall (``class_blind``). Every family keeps at least one
 unit. ``only_classes`` names the families to prune (e.g. only the decoder's, whose
 width sets the cost of every decoding step); the others keep all their units and
-the sparsity is the share of the named families' units. Removing a unit masks everything it owns, biases included, so the masked
-model is exactly the smaller one :func:`nmtprune.model.units.shrink` builds.
+the sparsity is the share of the named families' units. Removing a unit masks
+everything it owns, biases included, so the masked model is exactly the smaller
+one :func:`nmtprune.model.units.shrink` builds.
 """
 from __future__ import annotations
 
