@@ -3,15 +3,16 @@
 Runs ``nmtprune study --preset quick`` in a fresh study directory (in a fresh process,
 timed), then reads the study's store: stage times, runs done/failed, per-run seconds, and
 the headline numbers (dense, the headline experiment, the recipes experiment).
-``--executor ray`` runs the same study on a local Ray instance (the cluster executor) and
-writes ``quick_study_ray.json``; ``--executor processes`` (runs side by side in worker
-processes) writes ``quick_study_processes.json``; all in the same schema, so they compare
-run by run.
+By default the runs go side by side to worker processes, one thread each
+(``--executor processes --run-cpus 1``, what ``scripts/quickstart.sh`` runs), and the
+result is ``quick_study.json``; ``--executor local`` (one run at a time on every thread)
+writes ``quick_study_local.json``, ``--executor ray`` (a local Ray instance, the cluster
+executor) ``quick_study_ray.json``; all in the same schema, so they compare run by run.
 ``--collect DIR --wall-s S --command CMD`` records a study already run and timed by hand
 (e.g. ``time bash scripts/quickstart.sh``, whose setup time is then included).
 
 Usage: python benchmarks/quick_study.py [--data ../shared/data/multi30k] [--out studies/quick-bench]
-       [--executor local|processes|ray] [--run-cpus 1]
+       [--executor processes|local|ray] [--run-cpus 1]
 Last line: {"wall_s_total", "stages_s", "runs_done", "runs_failed", "headline": [...], ...}
 """
 from __future__ import annotations
@@ -58,8 +59,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "multi30k"))
     ap.add_argument("--out", default=str(ROOT / "studies" / "quick-bench"))
-    ap.add_argument("--executor", default="local", choices=["local", "processes", "ray"])
-    ap.add_argument("--run-cpus", type=int, help="with --executor ray or processes: CPUs per run")
+    ap.add_argument("--executor", default="processes", choices=["local", "processes", "ray"],
+                    help="default: processes, one thread a run (what scripts/quickstart.sh runs)")
+    ap.add_argument("--run-cpus", type=int, help="with --executor ray or processes: CPUs per run (processes: 1)")
     ap.add_argument("--collect", help="record this finished study instead of running one")
     ap.add_argument("--wall-s", type=float, help="with --collect: the measured wall time")
     ap.add_argument("--command", help="with --collect: the command that was timed")
@@ -76,7 +78,8 @@ def main() -> None:
         args = [sys.executable, "-m", "nmtprune", "study", "--preset", "quick", "--data", a.data,
                 "--out", str(study), "--quiet"]
         if a.executor != "local":
-            args += ["--executor", a.executor, *(["--run-cpus", str(a.run_cpus)] if a.run_cpus else [])]
+            cpus = a.run_cpus or (1 if a.executor == "processes" else None)
+            args += ["--executor", a.executor, *(["--run-cpus", str(cpus)] if cpus else [])]
         cmd = shlex.join(["nmtprune", *args[3:]])
         t0 = time.time()
         r = subprocess.run(args)
@@ -85,7 +88,9 @@ def main() -> None:
             sys.exit(f"failed ({r.returncode}): {cmd}")
     result = {"command": cmd, "executor": a.executor, "wall_s_total": round(wall, 1), **collect(study),
               "note": a.note}
-    save_result("quick_study" if a.executor == "local" else f"quick_study_{a.executor}", result, history=True)
+    # quick_study.json is the newcomer's command (scripts/quickstart.sh: processes, one thread a run).
+    newcomer = a.executor == "processes" and (a.run_cpus or 1) == 1
+    save_result("quick_study" if newcomer else f"quick_study_{a.executor}", result, history=True)
 
 
 if __name__ == "__main__":
