@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--command", help="with --collect: the command that was timed")
     ap.add_argument("--note", default="")
     a = ap.parse_args()
+    cpus = a.run_cpus or (1 if a.executor == "processes" else None)     # processes: one thread a run
     if a.collect:
         if a.wall_s is None or not a.command:
             sys.exit("--collect needs --wall-s and --command (what was timed)")
@@ -78,7 +79,6 @@ def main() -> None:
         args = [sys.executable, "-m", "nmtprune", "study", "--preset", "quick", "--data", a.data,
                 "--out", str(study), "--quiet"]
         if a.executor != "local":
-            cpus = a.run_cpus or (1 if a.executor == "processes" else None)
             args += ["--executor", a.executor, *(["--run-cpus", str(cpus)] if cpus else [])]
         cmd = shlex.join(["nmtprune", *args[3:]])
         t0 = time.time()
@@ -89,7 +89,7 @@ def main() -> None:
     result = {"command": cmd, "executor": a.executor, "wall_s_total": round(wall, 1), **collect(study),
               "note": a.note}
     # quick_study.json is the newcomer's command (scripts/quickstart.sh: processes, one thread a run).
-    newcomer = a.executor == "processes" and (a.run_cpus or 1) == 1
+    newcomer = a.executor == "processes" and cpus == 1
     save_result("quick_study" if newcomer else f"quick_study_{a.executor}", result, history=True)
 
 

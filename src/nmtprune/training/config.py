@@ -73,6 +73,9 @@ class TrainConfig:
         if not 0 <= self.label_smoothing < 1:
             raise NmtpruneError(f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}")
         check_sparsity(self.prune_to, option="train.prune_to")           # 0 = no gradual pruning
+        if self.prune_classes is not None and (not isinstance(self.prune_classes, list) or not all(
+                isinstance(c, str) for c in self.prune_classes)):
+            raise NmtpruneError(f"train.prune_classes must be a list of names, got {self.prune_classes!r}")
         _ = self.pruning                      # the target's criterion and allocation, checked now
         if not 0 <= self.prune_start <= self.prune_end <= 1:
             raise NmtpruneError("train.prune_start and prune_end must satisfy 0 <= start <= end <= 1, got "
@@ -94,8 +97,5 @@ class TrainConfig:
         """The gradual-pruning target as one value (None when ``prune_to`` is 0: no pruning)."""
         if not self.prune_to:
             return None
-        if self.prune_classes is not None and (not isinstance(self.prune_classes, list) or not all(
-                isinstance(c, str) for c in self.prune_classes)):
-            raise NmtpruneError(f"train.prune_classes must be a list of names, got {self.prune_classes!r}")
         return Pruning(self.prune_to, criterion=self.prune_criterion, allocation=self.prune_allocation,
                        granularity=self.prune_granularity, only_classes=self.prune_classes)
